@@ -126,10 +126,10 @@ def stop_all():
         shutil.rmtree(path, ignore_errors=True)
 
 
-def mock_cluster(partitions=4):
+def mock_cluster(partitions=4, topics=()):
     """Starts librdkafka's mock cluster (test/helpers/mock_cluster); returns (proc, bootstrap)."""
     helper = os.path.join(BUILD, "test", "helpers", "mock_cluster")
-    proc = start([helper, str(partitions)], stderr=subprocess.DEVNULL)
+    proc = start([helper, str(partitions)] + list(topics), stderr=subprocess.DEVNULL)
     line = proc.stdout.readline().decode().strip()
     if not line:
         raise RuntimeError("mock cluster did not start")
