@@ -36,20 +36,27 @@ DEB_PACKAGES := build-essential pkg-config clang clang-format clang-tidy cppchec
 
 all: $(TARGET)
 
+# `make V=1` shows the full commands.
+Q := $(if $(V),,@)
+
 $(TARGET): $(BUILD)/main.o $(OBJ)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LINK  $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC    $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/test/%: test/unit/%.c $(OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(OBJ) $(LDLIBS)
+	@echo "  TEST  $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(OBJ) $(LDLIBS)
 
 $(BUILD)/test/helpers/%: test/helpers/%.c $(OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(OBJ) $(LDLIBS)
+	@echo "  TEST  $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(OBJ) $(LDLIBS)
 
 deps:
 	@if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; fi; \

@@ -1,0 +1,58 @@
+/*
+ * csv: a streaming RFC 4180 reader. Quoted fields, doubled quotes,
+ * embedded newlines, CRLF/LF/CR line ends and a UTF-8 BOM are handled;
+ * memory stays bounded by the longest record (capped by max_record_bytes),
+ * whatever the file size. Blank lines are skipped.
+ */
+#ifndef TICKPIPE_CSV_H
+#define TICKPIPE_CSV_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/err.h"
+
+typedef struct csv_reader csv_reader;
+
+typedef struct csv_record {
+    size_t count;           /* number of fields */
+    char **fields;          /* NUL-terminated field texts, valid until the next call */
+    const size_t *lengths;  /* byte lengths (fields may contain NUL bytes) */
+    long long line;         /* physical line (1-based) where the record starts */
+    long long offset;       /* byte offset of the record's first byte in the input */
+    const char *malformed;  /* NULL, or why the record is malformed (fields are best effort) */
+} csv_record;
+
+struct csv_options {
+    char delimiter;          /* default ',' */
+    size_t max_record_bytes; /* default 1 MiB: a longer record is reported malformed */
+    /* When set and a read is interrupted by a signal while *stop is
+     * non-zero, the reader reports end of input instead of retrying. */
+    const volatile sig_atomic_t *stop;
+    size_t read_size; /* bytes per read(); default 64 KiB (tests use tiny ones) */
+};
+
+/* Reads from fd (not owned; not closed). options may be NULL. Returns NULL
+ * with err set when memory runs out. */
+csv_reader *csv_reader_new(int fd, const struct csv_options *options, tp_err *err);
+
+/*
+ * Reads the next record into *record. Returns 1 for a record, 0 at end of
+ * input, -1 on a read error (err set). A malformed record (unterminated
+ * quote, text after a closing quote, too long) is still returned with
+ * record->malformed set; reading continues after it.
+ */
+int csv_reader_next(csv_reader *reader, csv_record *record, tp_err *err);
+
+/* Repositions the reader at a byte offset of a seekable input (the offset
+ * of a record start, as reported in csv_record.offset), with the given
+ * line number. Returns 0 or -1 (err set). */
+int csv_reader_seek(csv_reader *reader, long long offset, long long line, tp_err *err);
+
+/* Bytes consumed so far (for progress display). */
+long long csv_reader_position(const csv_reader *reader);
+
+void csv_reader_free(csv_reader *reader);
+
+#endif
