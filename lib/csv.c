@@ -82,6 +82,11 @@ long long csv_reader_position(const csv_reader *reader)
     return reader->base_offset + (long long)reader->start;
 }
 
+long long csv_reader_line(const csv_reader *reader)
+{
+    return reader->line;
+}
+
 int csv_reader_seek(csv_reader *reader, long long offset, long long line, tp_err *err)
 {
     if (lseek(reader->fd, offset, SEEK_SET) < 0)
@@ -330,4 +335,55 @@ int csv_reader_next(csv_reader *reader, csv_record *record, tp_err *err)
             record->malformed = "unterminated quoted field";
         return 1;
     }
+}
+
+struct csv_saved_record {
+    csv_record record;
+    char **fields;
+    size_t *lengths;
+    char *text; /* all fields, each NUL-terminated, back to back */
+};
+
+csv_saved_record *csv_record_save(const csv_record *record)
+{
+    csv_saved_record *saved = calloc(1, sizeof *saved);
+    size_t total = 0;
+    for (size_t i = 0; i < record->count; i++)
+        total += record->lengths[i] + 1;
+    if (!saved)
+        return NULL;
+    saved->fields = calloc(record->count + 1, sizeof *saved->fields);
+    saved->lengths = calloc(record->count + 1, sizeof *saved->lengths);
+    saved->text = malloc(total + 1);
+    if (!saved->fields || !saved->lengths || !saved->text) {
+        csv_saved_record_free(saved);
+        return NULL;
+    }
+    char *w = saved->text;
+    for (size_t i = 0; i < record->count; i++) {
+        memcpy(w, record->fields[i], record->lengths[i]);
+        w[record->lengths[i]] = '\0';
+        saved->fields[i] = w;
+        saved->lengths[i] = record->lengths[i];
+        w += record->lengths[i] + 1;
+    }
+    saved->record = *record;
+    saved->record.fields = saved->fields;
+    saved->record.lengths = saved->lengths;
+    return saved;
+}
+
+void csv_saved_record_view(csv_saved_record *saved, csv_record *view)
+{
+    *view = saved->record;
+}
+
+void csv_saved_record_free(csv_saved_record *saved)
+{
+    if (!saved)
+        return;
+    free(saved->fields);
+    free(saved->lengths);
+    free(saved->text);
+    free(saved);
 }

@@ -50,9 +50,20 @@ int csv_reader_next(csv_reader *reader, csv_record *record, tp_err *err);
  * line number. Returns 0 or -1 (err set). */
 int csv_reader_seek(csv_reader *reader, long long offset, long long line, tp_err *err);
 
-/* Bytes consumed so far (for progress display). */
+/* Bytes consumed so far: the offset of the next record (for progress
+ * display and csv_reader_seek). */
 long long csv_reader_position(const csv_reader *reader);
+/* The physical line number at csv_reader_position. */
+long long csv_reader_line(const csv_reader *reader);
 
 void csv_reader_free(csv_reader *reader);
+
+/* An owned copy of a record, for look-ahead (e.g. learning column types
+ * before streaming). */
+typedef struct csv_saved_record csv_saved_record;
+csv_saved_record *csv_record_save(const csv_record *record);
+/* Fills view with the saved record's fields (valid while saved lives). */
+void csv_saved_record_view(csv_saved_record *saved, csv_record *view);
+void csv_saved_record_free(csv_saved_record *saved);
 
 #endif

@@ -152,3 +152,35 @@ def main(body):
         check(f"{os.path.basename(sys.argv[0])}: unexpected exception", False, repr(exc))
     finally:
         finish()
+
+
+def read_topic(bootstrap, topic, timeout=30.0):
+    """Reads every message of a topic with kafka-python (an independent client).
+
+    Returns a list of ConsumerRecord in (partition, offset) order, stopping at
+    the end offsets seen when the read started.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                             auto_offset_reset="earliest", consumer_timeout_ms=2000)
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        records = []
+        deadline = time.time() + timeout
+        remaining = {tp: end for tp, end in ends.items() if end > 0}
+        while remaining and time.time() < deadline:
+            batch = consumer.poll(timeout_ms=500, max_records=100000)
+            for tp, messages in batch.items():
+                for message in messages:
+                    if tp in remaining and message.offset < remaining[tp]:
+                        records.append(message)
+                    if tp in remaining and message.offset + 1 >= remaining[tp]:
+                        del remaining[tp]
+        records.sort(key=lambda m: (m.partition, m.offset))
+        return records
+    finally:
+        consumer.close()
