@@ -132,10 +132,9 @@ static int tick_named_column(const tick_schema *schema, const char *name, const 
     return -1;
 }
 
-int tick_schema_init(tick_schema *schema, const csv_record *header,
-                     const struct tick_schema_options *options, tp_err *err)
+static int tick_schema_build(tick_schema *schema, const csv_record *header,
+                             const struct tick_schema_options *options, tp_err *err)
 {
-    memset(schema, 0, sizeof *schema);
     schema->key_column = -1;
     if (header->malformed)
         return tp_err_set(err, TP_ERR_PARSE, "header row: %s", header->malformed);
@@ -194,6 +193,17 @@ int tick_schema_init(tick_schema *schema, const csv_record *header,
     return 0;
 out_of_memory:
     return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+}
+
+int tick_schema_init(tick_schema *schema, const csv_record *header,
+                     const struct tick_schema_options *options, tp_err *err)
+{
+    memset(schema, 0, sizeof *schema);
+    if (tick_schema_build(schema, header, options, err) < 0) {
+        tick_schema_free(schema);
+        return -1;
+    }
+    return 0;
 }
 
 void tick_schema_free(tick_schema *schema)

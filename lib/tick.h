@@ -44,7 +44,8 @@ struct tick_schema_options {
 };
 
 /* Builds the schema from the header record. Errors: no usable header, a
- * named column that does not exist, no event-time column, a bad zone. */
+ * named column that does not exist, no event-time column, a bad zone; on
+ * error nothing is left to free. */
 int tick_schema_init(tick_schema *schema, const csv_record *header,
                      const struct tick_schema_options *options, tp_err *err);
 void tick_schema_free(tick_schema *schema);
