@@ -35,9 +35,7 @@ int cmd_parse(const struct opt_command *cmd, int argc, char **argv, int *npositi
     if (common.quiet)
         log_set_level(LOG_ERROR);
     else if (common.verbose)
-        log_set_level(common.verbose >= 3   ? LOG_TRACE
-                      : common.verbose == 2 ? LOG_DEBUG
-                                            : LOG_INFO);
+        log_set_level(common.verbose >= 3 ? LOG_TRACE : common.verbose == 2 ? LOG_DEBUG : LOG_INFO);
     return 0;
 }
 

@@ -96,8 +96,7 @@ static int produce_open_input(struct produce_run *run, tp_err *err)
     else if (settings->loop || settings->sample)
         return tp_err_set(err, TP_ERR_USAGE, "--%s needs a regular file to re-read, not %s",
                           settings->loop ? "loop" : "sample", run->source_name);
-    struct csv_options options = {.delimiter = settings->delimiter[0],
-                                  .stop = &cmd_stop_requested};
+    struct csv_options options = {.delimiter = settings->delimiter[0], .stop = &cmd_stop_requested};
     run->reader = csv_reader_new(run->fd, &options, err);
     return run->reader ? 0 : -1;
 }
@@ -119,7 +118,7 @@ static int produce_learn_schema(struct produce_run *run, tp_err *err)
     run->data_offset = csv_reader_position(run->reader);
     run->data_line = csv_reader_line(run->reader);
     size_t capacity = (size_t)run->settings->learn_rows;
-    run->learned = calloc(capacity ? capacity : 1, sizeof *run->learned);
+    run->learned = calloc(capacity ? capacity : 1, sizeof(csv_saved_record *));
     if (!run->learned)
         return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
     while (run->learned_count < capacity) {
@@ -242,7 +241,8 @@ static void produce_pace(struct produce_run *run, long long sent, int64_t event_
             run->virtual_ns += (event_ms - run->previous_event_ms) * 1000000;
         run->previous_event_ms = event_ms;
         run->have_previous_event = 1;
-        produce_wait_until(run, run->start_ns + (int64_t)(run->virtual_ns / settings->replay_speed));
+        produce_wait_until(run,
+                           run->start_ns + (int64_t)(run->virtual_ns / settings->replay_speed));
     }
 }
 
@@ -357,8 +357,7 @@ static int produce_check_settings(const struct produce_settings *settings, int n
     if (settings->loop && settings->sample)
         return cmd_usage_error("--sample already sends forever: drop --loop");
     if (strlen(settings->delimiter) != 1)
-        return cmd_usage_error("--delimiter must be one character, got '%s'",
-                               settings->delimiter);
+        return cmd_usage_error("--delimiter must be one character, got '%s'", settings->delimiter);
     if (settings->learn_rows < 1)
         return cmd_usage_error("--learn-rows must be at least 1");
     if (settings->timeout_ms < 1000)
@@ -393,8 +392,8 @@ int cmd_produce(int argc, char **argv)
         {"limit", 'n', OPT_INT, &settings.limit, "N", NULL, NULL, "stop after N messages", NULL},
         {"errors", 'e', OPT_STRING, &settings.errors_path, "FILE", NULL, NULL,
          "write every bad row as a JSON line here (default: the first ones to stderr)", NULL},
-        {"delimiter", 'd', OPT_STRING, &settings.delimiter, "CHAR", ",", NULL,
-         "field delimiter", NULL},
+        {"delimiter", 'd', OPT_STRING, &settings.delimiter, "CHAR", ",", NULL, "field delimiter",
+         NULL},
         {"learn-rows", 0, OPT_INT, &settings.learn_rows, "N", "1000", NULL,
          "rows read ahead to learn which columns are numeric", NULL},
         {"timeout", 0, OPT_DURATION, &settings.timeout_ms, "DURATION", "30s", "TICKPIPE_TIMEOUT",
@@ -407,7 +406,8 @@ int cmd_produce(int argc, char **argv)
         "produce", "--csv FILE|- --topic TOPIC [options]",
         "Replay a CSV file (or stdin) into a Kafka topic: one JSON tick per row, keyed by symbol,\n"
         "stamped with the event time.",
-        "Each row becomes a JSON object: columns normalised to snake_case (Adj Close -> adj_close),\n"
+        "Each row becomes a JSON object: columns normalised to snake_case (Adj Close -> "
+        "adj_close),\n"
         "numbers as JSON numbers, empty/null/NA/NaN cells as null, the event time as ISO-8601 UTC\n"
         "with milliseconds. Bad rows are reported with their line number and skipped.\n"
         "Exit status: 0 when every row read was delivered or rejected as bad, 1 when a message\n"
@@ -470,9 +470,9 @@ int cmd_produce(int argc, char **argv)
     kafka_producer_get_stats(run.producer, &stats);
     double seconds = (clock_monotonic_ns() - run.start_ns) / 1e9;
     log_notice("read %lld rows, sent %lld, failed %lld, rejected %lld in %.2f s (%.0f msg/s)%s",
-               run.rows_read, stats.delivered, stats.failed + (stats.queued - stats.delivered -
-                                                               stats.failed),
-               run.rejected, seconds, seconds > 0 ? stats.delivered / seconds : 0.0,
+               run.rows_read, stats.delivered,
+               stats.failed + (stats.queued - stats.delivered - stats.failed), run.rejected,
+               seconds, seconds > 0 ? stats.delivered / seconds : 0.0,
                cmd_stop_requested ? ", interrupted" : "");
     if (run.rejected && settings.errors_path)
         log_notice("bad rows written to %s", settings.errors_path);

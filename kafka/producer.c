@@ -189,11 +189,10 @@ int kafka_producer_flush(kafka_producer *producer, long long timeout_ms, tp_err 
     rd_kafka_flush(producer->handle, (int)timeout_ms);
     int left = rd_kafka_outq_len(producer->handle);
     if (left > 0)
-        return tp_err_set(err, TP_ERR_NETWORK,
-                          "%d messages still undelivered to %s after %.0f s%s%s%s", left,
-                          producer->brokers, timeout_ms / 1000.0,
-                          producer->last_error[0] ? " (" : "", producer->last_error,
-                          producer->last_error[0] ? ")" : "");
+        return tp_err_set(
+            err, TP_ERR_NETWORK, "%d messages still undelivered to %s after %.0f s%s%s%s", left,
+            producer->brokers, timeout_ms / 1000.0, producer->last_error[0] ? " (" : "",
+            producer->last_error, producer->last_error[0] ? ")" : "");
     return 0;
 }
 

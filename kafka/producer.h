@@ -39,8 +39,7 @@ kafka_producer *kafka_producer_new(const struct kafka_producer_options *options,
 /* Queues one message (copied). Blocks, serving delivery reports, while the
  * local queue is full. key may be NULL. Returns 0 or -1 (err set). */
 int kafka_producer_send(kafka_producer *producer, const void *key, size_t key_length,
-                        const void *value, size_t value_length, int64_t timestamp_ms,
-                        tp_err *err);
+                        const void *value, size_t value_length, int64_t timestamp_ms, tp_err *err);
 
 /* Serves delivery reports, waiting up to timeout_ms for one. */
 void kafka_producer_poll(kafka_producer *producer, int timeout_ms);

@@ -23,8 +23,8 @@ struct csv_reader {
     const volatile sig_atomic_t *stop;
     char *data;
     size_t capacity;
-    size_t start; /* first unconsumed byte */
-    size_t end;   /* one past the last valid byte */
+    size_t start;          /* first unconsumed byte */
+    size_t end;            /* one past the last valid byte */
     long long base_offset; /* input offset of data[0] */
     long long line;        /* line number of data[start] */
     int eof;

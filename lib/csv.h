@@ -16,12 +16,12 @@
 typedef struct csv_reader csv_reader;
 
 typedef struct csv_record {
-    size_t count;           /* number of fields */
-    char **fields;          /* NUL-terminated field texts, valid until the next call */
-    const size_t *lengths;  /* byte lengths (fields may contain NUL bytes) */
-    long long line;         /* physical line (1-based) where the record starts */
-    long long offset;       /* byte offset of the record's first byte in the input */
-    const char *malformed;  /* NULL, or why the record is malformed (fields are best effort) */
+    size_t count;          /* number of fields */
+    char **fields;         /* NUL-terminated field texts, valid until the next call */
+    const size_t *lengths; /* byte lengths (fields may contain NUL bytes) */
+    long long line;        /* physical line (1-based) where the record starts */
+    long long offset;      /* byte offset of the record's first byte in the input */
+    const char *malformed; /* NULL, or why the record is malformed (fields are best effort) */
 } csv_record;
 
 struct csv_options {

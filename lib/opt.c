@@ -111,7 +111,8 @@ int opt_parse_duration(const char *text, long long *milliseconds)
         const char *unit;
         double factor;
     } units[] = {
-        {"", 1000.0}, {"ms", 1.0}, {"s", 1000.0}, {"m", 60000.0}, {"h", 3600000.0}, {"d", 86400000.0},
+        {"", 1000.0},   {"ms", 1.0},      {"s", 1000.0},
+        {"m", 60000.0}, {"h", 3600000.0}, {"d", 86400000.0},
     };
     double number;
     const char *unit;
@@ -186,8 +187,8 @@ static const char *opt_type_expectation(const struct opt_spec *spec)
 }
 
 /* Stores text into the option's destination; origin is used in messages. */
-static int opt_assign(const struct opt_spec *spec, void *value, const char *text, const char *origin,
-                      tp_err *err)
+static int opt_assign(const struct opt_spec *spec, void *value, const char *text,
+                      const char *origin, tp_err *err)
 {
     int bad = 0;
     switch (spec->type) {
@@ -258,7 +259,7 @@ static const struct opt_spec *opt_find(const struct opt_command *cmd, struct opt
         }
     }
     int *common_values[] = {&common->verbose, &common->quiet, &common->help};
-    for (size_t i = 0; opt_common_specs[i].name; i++) {
+    for (size_t i = 0; i < sizeof common_values / sizeof common_values[0]; i++) {
         const struct opt_spec *spec = &opt_common_specs[i];
         if ((long_name && strlen(spec->name) == long_length &&
              strncmp(spec->name, long_name, long_length) == 0) ||
@@ -370,8 +371,8 @@ enum opt_result opt_parse(const struct opt_command *cmd, struct opt_common *comm
         for (const char *p = arg + 1; *p; p++) {
             const struct opt_spec *spec = opt_find(cmd, common, NULL, 0, *p, &value);
             if (!spec) {
-                tp_err_set(err, TP_ERR_USAGE, "unknown option '-%c' (see 'tickpipe %s --help')",
-                           *p, cmd->name);
+                tp_err_set(err, TP_ERR_USAGE, "unknown option '-%c' (see 'tickpipe %s --help')", *p,
+                           cmd->name);
                 return OPT_ERROR;
             }
             char origin[16];
@@ -432,8 +433,8 @@ static void opt_print_spec(const struct opt_spec *spec, FILE *out)
 
 void opt_print_help(const struct opt_command *cmd, FILE *out)
 {
-    fprintf(out, "Usage: tickpipe %s %s\n\n%s\n\nOptions:\n", cmd->name, cmd->usage ? cmd->usage : "",
-            cmd->summary);
+    fprintf(out, "Usage: tickpipe %s %s\n\n%s\n\nOptions:\n", cmd->name,
+            cmd->usage ? cmd->usage : "", cmd->summary);
     for (const struct opt_spec *spec = cmd->options; spec && spec->name; spec++)
         opt_print_spec(spec, out);
     for (const struct opt_spec *spec = opt_common_specs; spec->name; spec++)

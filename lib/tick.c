@@ -117,7 +117,7 @@ static int tick_named_column(const tick_schema *schema, const char *name, const 
     int index = tick_find_column(schema, candidates);
     if (index >= 0)
         return index;
-    char normalized[TICK_NAME_MAX + 8];
+    char normalized[TICK_NAME_MAX + 8] = {0};
     tick_normalize_name(name, strlen(name), 0, normalized, sizeof normalized);
     candidates[0] = normalized;
     index = tick_find_column(schema, candidates);
@@ -149,7 +149,7 @@ static int tick_schema_build(tick_schema *schema, const csv_record *header,
         !schema->sampled_numbers)
         goto out_of_memory;
     for (size_t i = 0; i < count; i++) {
-        char name[TICK_NAME_MAX + 16];
+        char name[TICK_NAME_MAX + 16] = {0};
         tick_normalize_name(header->fields[i], header->lengths[i], (int)i + 1, name, sizeof name);
         size_t base_length = strlen(name);
         for (int suffix = 2;; suffix++) {

@@ -150,9 +150,9 @@ static size_t timestamp_digits(const char *p, const char *end, size_t max_digits
 
 static int timestamp_month_from_name(const char *p, const char *end, size_t *used)
 {
-    static const char *const names[] = {"january", "february", "march",     "april",
-                                        "may",     "june",     "july",      "august",
-                                        "september", "october", "november", "december"};
+    static const char *const names[] = {"january",   "february", "march",    "april",
+                                        "may",       "june",     "july",     "august",
+                                        "september", "october",  "november", "december"};
     size_t n = 0;
     while (p + n < end && isalpha((unsigned char)p[n]))
         n++;
@@ -185,8 +185,7 @@ struct timestamp_fields {
 
 /* Parses an optional "HH:MM[:SS[.fff]]" then an optional zone. Returns the
  * position after it, or NULL on malformed text. */
-static const char *timestamp_parse_clock(const char *p, const char *end,
-                                         struct timestamp_fields *f)
+static const char *timestamp_parse_clock(const char *p, const char *end, struct timestamp_fields *f)
 {
     int64_t v;
     size_t n = timestamp_digits(p, end, 2, &v);
@@ -384,7 +383,8 @@ int timestamp_parse(const char *text, size_t length, timestamp_zone *zone, int64
     }
     if (!rest || rest != end)
         return -1;
-    if (f.month < 1 || f.month > 12 || f.day < 1 || f.day > timestamp_days_in_month(f.year, f.month))
+    if (f.month < 1 || f.month > 12 || f.day < 1 ||
+        f.day > timestamp_days_in_month(f.year, f.month))
         return -1;
     int64_t local_seconds = timestamp_days_from_civil(f.year, f.month, f.day) * 86400 +
                             f.hour * 3600 + f.minute * 60 + f.second;

@@ -54,9 +54,10 @@ static inline int check_integers(long long got, long long want, const char *expr
     return check_record(1, expr, file, line);
 }
 
-#define CHECK(cond)           check_record(!!(cond), #cond, __FILE__, __LINE__)
-#define CHECK_STR(got, want)  check_strings((got), (want), #got, __FILE__, __LINE__)
-#define CHECK_INT(got, want)  check_integers((long long)(got), (long long)(want), #got, __FILE__, __LINE__)
+#define CHECK(cond)          check_record(!!(cond), #cond, __FILE__, __LINE__)
+#define CHECK_STR(got, want) check_strings((got), (want), #got, __FILE__, __LINE__)
+#define CHECK_INT(got, want)                                                                       \
+    check_integers((long long)(got), (long long)(want), #got, __FILE__, __LINE__)
 
 static inline const char *check_base_name(const char *path)
 {

@@ -26,8 +26,8 @@ static void test_json_string_escaping(void)
     CHECK_STR(escaped("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\x88", 14),
               "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\x88\""); /* é € 📈 kept */
     CHECK_STR(escaped("bad\xff", 4), "\"bad\\ufffd\"");
-    CHECK_STR(escaped("\xc3", 1), "\"\\ufffd\"");                   /* cut sequence */
-    CHECK_STR(escaped("\xc0\xaf", 2), "\"\\ufffd\\ufffd\"");         /* overlong */
+    CHECK_STR(escaped("\xc3", 1), "\"\\ufffd\"");                       /* cut sequence */
+    CHECK_STR(escaped("\xc0\xaf", 2), "\"\\ufffd\\ufffd\"");            /* overlong */
     CHECK_STR(escaped("\xed\xa0\x80", 3), "\"\\ufffd\\ufffd\\ufffd\""); /* surrogate */
 }
 
@@ -156,8 +156,8 @@ static char *render_csv(const char *text, const struct tick_schema_options *opti
 static void test_render_vega_rows(void)
 {
     tp_err err;
-    char *got = render_csv("symbol,date,price\nMSFT,Jan 1 2000,39.81\nAAPL,Mar 1 2010,223.02", NULL,
-                           &err);
+    char *got =
+        render_csv("symbol,date,price\nMSFT,Jan 1 2000,39.81\nAAPL,Mar 1 2010,223.02", NULL, &err);
     CHECK_STR(got, "MSFT|946684800000|{\"symbol\":\"MSFT\",\"date\":\"2000-01-01T00:00:00.000Z\","
                    "\"price\":39.81}\n"
                    "AAPL|1267401600000|{\"symbol\":\"AAPL\",\"date\":\"2010-03-01T00:00:00.000Z\","
@@ -172,10 +172,11 @@ static void test_render_index_columns_and_nulls(void)
                            "000001.SS,1997-07-02,1199.06,NaN,,\"1,5\"\n"
                            "HSI,1986-12-31,2568.300049,null,0.0,335.9\n",
                            NULL, &err);
-    CHECK_STR(got, "000001.SS|867801600000|{\"index\":\"000001.SS\",\"date\":\"1997-07-02T00:00:00."
-                   "000Z\",\"open\":1199.06,\"adj_close\":null,\"volume\":null,\"close_usd\":\"1,5\"}\n"
-                   "HSI|536371200000|{\"index\":\"HSI\",\"date\":\"1986-12-31T00:00:00.000Z\","
-                   "\"open\":2568.300049,\"adj_close\":null,\"volume\":0.0,\"close_usd\":\"335.9\"}\n");
+    CHECK_STR(got,
+              "000001.SS|867801600000|{\"index\":\"000001.SS\",\"date\":\"1997-07-02T00:00:00."
+              "000Z\",\"open\":1199.06,\"adj_close\":null,\"volume\":null,\"close_usd\":\"1,5\"}\n"
+              "HSI|536371200000|{\"index\":\"HSI\",\"date\":\"1986-12-31T00:00:00.000Z\","
+              "\"open\":2568.300049,\"adj_close\":null,\"volume\":0.0,\"close_usd\":\"335.9\"}\n");
     free(got);
 }
 
@@ -236,8 +237,8 @@ static void test_schema_errors_and_options(void)
     struct tick_schema_options options = {.time_column = "when", .key_column = "nope"};
     CHECK(render_csv("when,sym\n2020-01-01,A\n", &options, &err) == NULL);
     CHECK(strstr(err.msg, "key column 'nope'") && strstr(err.msg, "when, sym"));
-    struct tick_schema_options zoned = {.time_column = "When", .key_column = "Sym",
-                                        .timezone = "America/New_York"};
+    struct tick_schema_options zoned = {
+        .time_column = "When", .key_column = "Sym", .timezone = "America/New_York"};
     char *got = render_csv("When,Sym,Sym\n2013-10-07 09:30,A,B\n", &zoned, &err);
     CHECK_STR(got, "A|1381152600000|{\"when\":\"2013-10-07T13:30:00.000Z\",\"sym\":\"A\","
                    "\"sym_2\":\"B\"}\n");

@@ -78,9 +78,9 @@ static void test_zones_for_naive_times(void)
     CHECK_STR(iso("2013-10-07 09:30:00", &zone), "2013-10-07T13:30:00.000Z");
     CHECK_STR(iso("2013-10-07 09:30:00Z", &zone), "2013-10-07T09:30:00.000Z");
     CHECK(timestamp_zone_init(&zone, "America/New_York", &err) == 0);
-    CHECK_STR(iso("2013-10-07 09:30:00", &zone), "2013-10-07T13:30:00.000Z");  /* EDT */
-    CHECK_STR(iso("2013-12-02 09:30:00", &zone), "2013-12-02T14:30:00.000Z");  /* EST */
-    CHECK_STR(iso("2013-12-02 09:45:00", &zone), "2013-12-02T14:45:00.000Z");  /* cached hour */
+    CHECK_STR(iso("2013-10-07 09:30:00", &zone), "2013-10-07T13:30:00.000Z"); /* EDT */
+    CHECK_STR(iso("2013-12-02 09:30:00", &zone), "2013-12-02T14:30:00.000Z"); /* EST */
+    CHECK_STR(iso("2013-12-02 09:45:00", &zone), "2013-12-02T14:45:00.000Z"); /* cached hour */
     CHECK(timestamp_zone_init(&zone, "Asia/Kolkata", &err) == 0);
     CHECK_STR(iso("2020-01-01", &zone), "2019-12-31T18:30:00.000Z");
     CHECK(timestamp_zone_init(&zone, "Mars/Olympus", &err) < 0);
