@@ -9,6 +9,9 @@ CFLAGS ?= -O2 -g
 SANITIZE ?=
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers \
             -Wno-format-truncation
+ifneq ($(findstring clang,$(CC)),)
+WARNINGS += -Wno-unknown-warning-option
+endif
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -I. -DTICKPIPE_VERSION='"$(VERSION)"' $(WARNINGS) \
               $(CFLAGS) $(SANITIZE) -MMD -MP
 
@@ -26,13 +29,17 @@ OBJ := $(SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(wildcard test/unit/test_*.c))
 HELPER_BIN := $(patsubst test/helpers/%.c,$(BUILD)/test/helpers/%,$(wildcard test/helpers/*.c))
 FUZZ_SRC := $(wildcard test/fuzz/fuzz_*.c)
+# Harnesses are also built without libFuzzer (test/fuzz/standalone.c) so
+# `make test` replays their corpora; `make fuzz` builds the real fuzzers.
+FUZZ_REPLAY_BIN := $(patsubst test/fuzz/%.c,$(BUILD)/test/%,$(FUZZ_SRC))
+FUZZ_BIN := $(patsubst test/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
 DEB_PACKAGES := build-essential pkg-config clang clang-format clang-tidy cppcheck valgrind \
   librdkafka-dev libcurl4-openssl-dev libssl-dev libcjson-dev libexpat1-dev libdeflate-dev \
   liblz4-dev libzstd-dev libsasl2-dev zlib1g-dev kcat gzip python3 python3-kafka \
   python3-botocore python3-lz4 python3-zstandard python3-snappy nodejs npm ca-certificates
 
-.PHONY: all deps test asan valgrind lint fuzz bench clean install
+.PHONY: all deps test asan valgrind lint fuzz fuzz-build bench clean install
 
 all: $(TARGET)
 
@@ -53,6 +60,16 @@ $(BUILD)/test/%: test/unit/%.c $(OBJ)
 	@echo "  TEST  $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(OBJ) $(LDLIBS)
 
+$(BUILD)/test/fuzz_%: test/fuzz/fuzz_%.c test/fuzz/standalone.c $(OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  TEST  $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< test/fuzz/standalone.c $(OBJ) $(LDLIBS)
+
+$(BUILD)/fuzz/%: test/fuzz/%.c $(OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ  $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(OBJ) $(LDLIBS)
+
 $(BUILD)/test/helpers/%: test/helpers/%.c $(OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  TEST  $@"
@@ -69,14 +86,14 @@ deps:
 	else echo "Debian packages: all present"; fi
 	./test/deps-npm
 
-test: all $(UNIT_BIN) $(HELPER_BIN)
+test: all $(UNIT_BIN) $(HELPER_BIN) $(FUZZ_REPLAY_BIN)
 	TICKPIPE_BIN=$(abspath $(TARGET)) TEST_BUILD=$(abspath $(BUILD)) ./test/run
 
 asan:
 	$(MAKE) BUILD=build-asan TARGET=build-asan/tickpipe CFLAGS="-O1 -g" \
 	  SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
-valgrind: all $(UNIT_BIN) $(HELPER_BIN)
+valgrind: all $(UNIT_BIN) $(HELPER_BIN) $(FUZZ_REPLAY_BIN)
 	TICKPIPE_BIN=$(abspath $(TARGET)) TEST_BUILD=$(abspath $(BUILD)) TEST_VALGRIND=1 ./test/run
 
 LINT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || ls main.c */*.c */*.h)
@@ -90,11 +107,10 @@ lint:
 FUZZ_SECONDS ?= 30
 fuzz:
 	$(MAKE) BUILD=build-fuzz CC=clang CFLAGS="-O1 -g" \
-	  SANITIZE="-fsanitize=fuzzer-no-link,address,undefined" build-fuzz/.objs
+	  SANITIZE="-fsanitize=fuzzer-no-link,address,undefined" fuzz-build
 	./test/fuzz/run $(FUZZ_SECONDS)
 
-build-fuzz/.objs: $(OBJ)
-	@touch $@
+fuzz-build: $(FUZZ_BIN)
 
 bench: all $(HELPER_BIN)
 	TICKPIPE_BIN=$(abspath $(TARGET)) TEST_BUILD=$(abspath $(BUILD)) ./bench/run

@@ -42,6 +42,7 @@ struct produce_settings {
     long long timeout_ms;
     int loop;
     int sample;
+    int dry_run;
     struct opt_list overrides;
 };
 
@@ -222,7 +223,7 @@ static void produce_wait_until(struct produce_run *run, int64_t deadline_ns)
         int64_t left = deadline_ns - clock_monotonic_ns();
         if (left <= 0 || cmd_stop_requested)
             return;
-        if (left >= 1000000) {
+        if (left >= 1000000 && run->producer) {
             kafka_producer_poll(run->producer, (int)(left / 1000000 > 100 ? 100 : left / 1000000));
         } else {
             struct timespec nap = {0, (long)left};
@@ -292,6 +293,21 @@ static void produce_show_progress(struct produce_run *run, int64_t now_ns)
     }
 }
 
+/* --dry-run: "key<TAB>json" lines on stdout, the input format of
+ * `kcat -P -K '\t'`. */
+static int produce_print(struct produce_run *run, const struct tick *tick)
+{
+    if (tick->key && fwrite(tick->key, 1, tick->key_length, stdout) != tick->key_length)
+        return -1;
+    run->json.data[run->json.len] = '\n';
+    int rc = fputc('\t', stdout) == EOF ||
+                     fwrite(run->json.data, 1, run->json.len + 1, stdout) != run->json.len + 1
+                 ? -1
+                 : 0;
+    run->json.data[run->json.len] = '\0';
+    return rc;
+}
+
 /* The main loop. Returns 0, or -1 on a read or produce error. */
 static int produce_stream(struct produce_run *run, tp_err *err)
 {
@@ -313,6 +329,12 @@ static int produce_stream(struct produce_run *run, tp_err *err)
             continue;
         }
         produce_pace(run, sent, tick.event_time_ms);
+        if (settings->dry_run) {
+            if (produce_print(run, &tick) < 0)
+                return tp_err_set(err, TP_ERR_IO, "writing to stdout: %s", strerror(errno));
+            sent++;
+            continue;
+        }
         if (kafka_producer_send(run->producer, tick.key, tick.key_length, run->json.data,
                                 run->json.len, tick.event_time_ms, err) < 0)
             return -1;
@@ -348,7 +370,7 @@ static int produce_check_settings(const struct produce_settings *settings, int n
         return cmd_usage_error("unexpected argument (see 'tickpipe produce --help')");
     if (!settings->csv_path)
         return cmd_usage_error("--csv FILE (or - for stdin) is required");
-    if (!settings->topic || !*settings->topic)
+    if (!settings->dry_run && (!settings->topic || !*settings->topic))
         return cmd_usage_error("--topic TOPIC is required");
     if (settings->rate < 0 || settings->replay_speed < 0)
         return cmd_usage_error("--rate and --replay-speed must be positive");
@@ -398,6 +420,8 @@ int cmd_produce(int argc, char **argv)
          "rows read ahead to learn which columns are numeric", NULL},
         {"timeout", 0, OPT_DURATION, &settings.timeout_ms, "DURATION", "30s", "TICKPIPE_TIMEOUT",
          "give up when Kafka is unreachable or a message is undelivered this long", NULL},
+        {"dry-run", 0, OPT_FLAG, &settings.dry_run, NULL, NULL, NULL,
+         "print key<TAB>json lines on stdout instead of sending (kcat -P -K'\\t' input)", NULL},
         {"property", 'X', OPT_LIST, &settings.overrides, "KEY=VALUE", NULL, NULL,
          "librdkafka property, as kcat -X (repeatable; -X list shows them all)", NULL},
         {0},
@@ -449,6 +473,19 @@ int cmd_produce(int argc, char **argv)
     if (settings.errors_path && !(run.errors = fopen(settings.errors_path, "w"))) {
         tp_err_set(&err, TP_ERR_IO, "cannot write --errors %s: %s", settings.errors_path,
                    strerror(errno));
+        goto done;
+    }
+    if (settings.dry_run) {
+        static char stdout_buffer[1 << 16];
+        setvbuf(stdout, stdout_buffer, _IOFBF, sizeof stdout_buffer);
+        int stream_rc = produce_stream(&run, &err);
+        if (fflush(stdout) != 0 && stream_rc == 0)
+            stream_rc = tp_err_set(&err, TP_ERR_IO, "writing to stdout: %s", strerror(errno));
+        log_notice("read %lld rows, printed %lld, rejected %lld (dry run: nothing sent)",
+                   run.rows_read, run.rows_read - run.rejected, run.rejected);
+        exit_code = stream_rc < 0 ? CMD_EXIT_FAILURE : CMD_EXIT_OK;
+        if (stream_rc == 0)
+            err.msg[0] = '\0';
         goto done;
     }
     struct kafka_producer_options producer_options = {

@@ -153,6 +153,21 @@ static int csv_scan_record(const csv_reader *reader, struct csv_scan *scan, size
     const char *base = reader->data + reader->start;
     size_t available = reader->end - reader->start;
     size_t i = scan->position;
+    if (!scan->in_quotes && i < available) {
+        /* Fast path, the common case: no quote before the next LF (and no
+         * CR but the one of a CRLF), so the record ends at that LF. */
+        const char *newline = memchr(base + i, '\n', available - i);
+        if (newline) {
+            size_t span = (size_t)(newline - (base + i));
+            const char *cr = memchr(base + i, '\r', span);
+            if (!memchr(base + i, '"', span) && (!cr || cr == newline - 1)) {
+                *length = (size_t)((cr ? cr : newline) - base);
+                *terminator = cr ? 2 : 1;
+                scan->position = *length;
+                return 1;
+            }
+        }
+    }
     while (i < available) {
         char c = base[i];
         if (scan->in_quotes) {

@@ -32,8 +32,10 @@ typedef struct tick_schema {
     enum tick_column_kind *kinds;
     size_t *sampled_values;  /* non-null cells seen while learning */
     size_t *sampled_numbers; /* of which numbers */
-    int time_column;         /* index of the event-time column */
-    int key_column;          /* index of the key column, or -1 */
+    char **prefixes;         /* rendered key before each value: ,"name": (owned) */
+    size_t *prefix_lengths;
+    int time_column; /* index of the event-time column */
+    int key_column;  /* index of the key column, or -1 */
     timestamp_zone zone;
 } tick_schema;
 
