@@ -37,7 +37,7 @@ FUZZ_BIN := $(patsubst test/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 DEB_PACKAGES := build-essential pkg-config clang clang-format clang-tidy cppcheck valgrind \
   librdkafka-dev libcurl4-openssl-dev libssl-dev libcjson-dev libexpat1-dev libdeflate-dev \
   liblz4-dev libzstd-dev libsasl2-dev zlib1g-dev kcat gzip python3 python3-kafka \
-  python3-botocore python3-lz4 python3-zstandard python3-snappy nodejs npm ca-certificates
+  python3-botocore python3-lz4 python3-zstandard python3-snappy nodejs ca-certificates
 
 .PHONY: all deps test asan valgrind lint fuzz fuzz-build bench clean install
 
@@ -84,6 +84,8 @@ deps:
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing </dev/null; \
 	else echo "Debian packages: all present"; fi
+	@command -v npm >/dev/null || { if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; fi; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm </dev/null; }
 	./test/deps-npm
 
 test: all $(UNIT_BIN) $(HELPER_BIN) $(FUZZ_REPLAY_BIN)
