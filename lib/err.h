@@ -17,6 +17,7 @@ enum tp_err_code {
     TP_ERR_NETWORK,   /* peer unreachable or timed out */
     TP_ERR_REMOTE,    /* the peer answered with an error */
     TP_ERR_NOT_FOUND, /* a named thing does not exist */
+    TP_ERR_EXISTS,    /* a create-only write found the thing already there */
     TP_ERR_INTERNAL,
 };
 
