@@ -30,7 +30,7 @@ struct store_get_context {
 static int store_get_chunk(const void *data, size_t length, void *context)
 {
     struct store_get_context *get = context;
-    if (get->max_bytes > 0 && (long long)(get->data.len + length) > get->max_bytes)
+    if (get->max_bytes > 0 && (long long)get->data.len + (long long)length > get->max_bytes)
         length = (size_t)(get->max_bytes - (long long)get->data.len);
     if (buf_append(&get->data, data, length) < 0) {
         get->failed = 1;

@@ -19,10 +19,10 @@ typedef struct store store;
 typedef struct store_writer store_writer;
 
 struct store_object {
-    const char *key;    /* relative to the store root */
-    long long size;     /* bytes */
-    int64_t mtime_ms;   /* last modification, ms since the epoch */
-    const char *etag;   /* S3 ETag, or "<size>-<mtime_ns>" for files; never NULL */
+    const char *key;  /* relative to the store root */
+    long long size;   /* bytes */
+    int64_t mtime_ms; /* last modification, ms since the epoch */
+    const char *etag; /* S3 ETag, or "<size>-<mtime_ns>" for files; never NULL */
 };
 
 /* Called for each object listed; return non-zero to stop the listing. */
@@ -31,8 +31,8 @@ typedef int (*store_list_fn)(const struct store_object *object, void *context);
 typedef int (*store_read_fn)(const void *data, size_t length, void *context);
 
 enum store_put_mode {
-    STORE_PUT_REPLACE,    /* overwrite an existing object */
-    STORE_PUT_IF_ABSENT,  /* fail with TP_ERR_EXISTS if it exists (S3 If-None-Match: *) */
+    STORE_PUT_REPLACE,   /* overwrite an existing object */
+    STORE_PUT_IF_ABSENT, /* fail with TP_ERR_EXISTS if it exists (S3 If-None-Match: *) */
 };
 
 struct store_ops {
