@@ -15,6 +15,7 @@ struct command {
 
 static const struct command commands[] = {
     {"produce", cmd_produce, "replay a CSV file (or stdin) into a Kafka topic, as JSON ticks"},
+    {"consume", cmd_consume, "write Kafka topics to a partitioned lake (dir or S3), exactly once"},
 };
 
 static void print_help(FILE *out)
