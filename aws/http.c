@@ -39,6 +39,11 @@ struct http_attempt {
     size_t delivered; /* bytes handed to the sink */
     int sink_failed;
     tp_err *err;
+    /* idle timeout: when bytes last moved */
+    long idle_ms;
+    struct timespec last_progress;
+    curl_off_t last_down, last_up;
+    int timed_out;
 };
 
 static long http_env_long(const char *name, long fallback)
@@ -194,6 +199,35 @@ static size_t http_on_read(char *out, size_t size, size_t count, void *context)
         memcpy(out, (const char *)a->request->body + a->body_sent, n);
     a->body_sent += n;
     return n;
+}
+
+static long http_elapsed_ms(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)(now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+/* Idle timeout: aborts when no byte moved either way for idle_ms (curl's
+ * low-speed check averages over seconds of earlier traffic, so a server
+ * that accepts a body and then stalls would go unnoticed for too long). */
+static int http_on_progress(void *context, curl_off_t down_total, curl_off_t down_now,
+                            curl_off_t up_total, curl_off_t up_now)
+{
+    (void)down_total;
+    (void)up_total;
+    struct http_attempt *a = context;
+    if (down_now != a->last_down || up_now != a->last_up) {
+        a->last_down = down_now;
+        a->last_up = up_now;
+        clock_gettime(CLOCK_MONOTONIC, &a->last_progress);
+        return 0;
+    }
+    if (http_elapsed_ms(&a->last_progress) > a->idle_ms) {
+        a->timed_out = 1;
+        return 1;
+    }
+    return 0;
 }
 
 /* "https://host:443" -> "host" (default ports dropped, as AWS signs them). */
@@ -390,8 +424,11 @@ static CURLcode http_perform(struct http_client *client, struct http_attempt *a,
         r->connect_timeout_ms ? r->connect_timeout_ms : client->options.connect_timeout_ms;
     long idle_ms = r->idle_timeout_ms ? r->idle_timeout_ms : client->options.idle_timeout_ms;
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, idle_ms < 1000 ? 1L : idle_ms / 1000);
+    a->idle_ms = idle_ms;
+    clock_gettime(CLOCK_MONOTONIC, &a->last_progress);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, http_on_progress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, a);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, http_on_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, a);
@@ -542,7 +579,8 @@ int http_send(struct http_client *client, const struct http_request *r,
         struct curl_slist *headers = NULL;
         if (http_build_headers(client, r, payload_hash, &headers, err) < 0)
             break;
-        struct http_attempt a = {r, response, client->curl, 0, 0, 0, err};
+        struct http_attempt a = {
+            .request = r, .response = response, .curl = client->curl, .err = err};
         log_debug("%s %s (%s, attempt %d of %d)", r->method, url.data, r->operation, attempt,
                   max_attempts);
         CURLcode rc = http_perform(client, &a, url.data, headers);
@@ -551,8 +589,12 @@ int http_send(struct http_client *client, const struct http_request *r,
             break;
         char why[300] = "";
         if (rc != CURLE_OK) {
-            snprintf(why, sizeof why, "%s", curl_easy_strerror(rc));
-            if (!http_is_retryable_curl(rc) || a.delivered || attempt >= max_attempts) {
+            if (a.timed_out)
+                snprintf(why, sizeof why, "no data moved for %ld ms", a.idle_ms);
+            else
+                snprintf(why, sizeof why, "%s", curl_easy_strerror(rc));
+            int retryable = http_is_retryable_curl(rc) || a.timed_out;
+            if (!retryable || a.delivered || attempt >= max_attempts) {
                 tp_err_set(err, TP_ERR_NETWORK, "%s %s: %s: %s (after %d attempt%s)", r->operation,
                            r->target, r->endpoint, why, attempt, attempt == 1 ? "" : "s");
                 break;

@@ -130,6 +130,10 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # quiet: the log is served at /_fake/log
         pass
 
+    def date_time_string(self, timestamp=None):
+        """The Date header follows the server clock (which /_fake/clock skews)."""
+        return _http_date(self.state.now() if timestamp is None else timestamp)
+
     @property
     def state(self):
         return self.server.state
@@ -144,7 +148,6 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         request_id = request_id or secrets.token_hex(8).upper()
         headers = dict(headers or {})
-        headers.setdefault("Date", _http_date(self.state.now()))
         if json_protocol:
             headers.setdefault("x-amzn-RequestId", request_id)
         else:
