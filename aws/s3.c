@@ -121,6 +121,23 @@ static int s3_locate(const struct s3_client *s3, const char *bucket, const char 
     return rc ? -1 : 0;
 }
 
+int s3_object_url(const struct s3_client *s3, const char *bucket, const char *key, char **url,
+                  tp_err *err)
+{
+    struct s3_location l;
+    buf out = BUF_INIT;
+    int rc = s3_locate(s3, bucket, key, &l);
+    if (rc == 0)
+        rc = buf_printf(&out, "%s%s", l.endpoint.data, l.path.data);
+    s3_location_free(&l);
+    if (rc < 0) {
+        buf_free(&out);
+        return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+    }
+    *url = buf_detach(&out);
+    return 0;
+}
+
 static void s3_content_md5(const void *data, size_t len, char out[32])
 {
     unsigned char digest[EVP_MAX_MD_SIZE];
@@ -336,7 +353,7 @@ static enum s3_put_result s3_multipart_rest(struct s3_client *s3, const char *bu
                                             const struct s3_put_options *options, tp_err *err)
 {
     char *upload_id = NULL;
-    if (s3_create_multipart_upload(s3, bucket, key, options, &upload_id, err) < 0)
+    if (s3_create_multipart_upload(s3, bucket, key, options, &upload_id, err) < 0 || !upload_id)
         return S3_PUT_ERROR;
     char(*etags)[128] = NULL;
     int count = 0, capacity = 0;

@@ -40,6 +40,11 @@ void s3_client_free(struct s3_client *s3);
  * absent); returns -1 (TP_ERR_USAGE) when url is not an s3:// URL. */
 int s3_parse_url(const char *url, char **bucket, char **key, tp_err *err);
 
+/* The URL a request for bucket/key goes to (addressing style applied,
+ * key encoded); malloc'd into *url. For logs and tests. */
+int s3_object_url(const struct s3_client *s3, const char *bucket, const char *key, char **url,
+                  tp_err *err);
+
 struct s3_put_options {
     const char *content_type; /* NULL: application/octet-stream */
     int if_none_match;        /* 1: fail with 412 when the key exists (If-None-Match: *) */
