@@ -460,7 +460,8 @@ static int http_build_headers(struct http_client *client, const struct http_requ
     if (r->header_count > HTTP_MAX_HEADERS)
         return tp_err_set(err, TP_ERR_INTERNAL, "%s: too many headers", r->operation);
     signed_headers[0] = (struct sigv4_header){"Host", host};
-    memcpy(signed_headers + 1, r->headers, r->header_count * sizeof *r->headers);
+    if (r->header_count)
+        memcpy(signed_headers + 1, r->headers, r->header_count * sizeof *r->headers);
     size_t count = r->header_count + 1;
 
     struct sigv4_result signing;

@@ -410,7 +410,8 @@ static int sigv4_sign_steps(const struct sigv4_request *request, const struct si
     if (!headers)
         return -1;
     size_t header_count = request->header_count;
-    memcpy(headers, request->headers, header_count * sizeof *headers);
+    if (header_count)
+        memcpy(headers, request->headers, header_count * sizeof *headers);
     struct sigv4_request to_sign = *request;
 
     rc = buf_printf(&scope, "%s/%s/%s/aws4_request", date, params->region, params->service);
