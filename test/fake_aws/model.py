@@ -269,8 +269,19 @@ def validate_query(service, form):
     params = {}
     shape = op.input_shape
     if shape is not None:
+        for key in form:
+            top = key.split(".", 1)[0]
+            if key not in ("Action", "Version") and top not in shape.members:
+                raise ModelError("InvalidParameter", f"{action}: unknown parameter {key!r}")
         for name, member in shape.members.items():
-            if name in form:
+            if name in form and member.type_name not in ("structure", "list", "map"):
                 params[name] = _scalar(form[name], member)
-        _validate(params, shape, action)
+        if form.get("Version") != model.api_version:
+            raise ModelError("InvalidParameter", f"{action}: Version must be {model.api_version}")
+        nested = {n for n in shape.members if shape.members[n].type_name in ("structure", "list", "map")}
+        report_shape = shape
+        missing = [n for n in shape.required_members if n not in params and n not in nested]
+        if missing:
+            raise ModelError("InvalidParameter", f"{action}: missing {', '.join(missing)}")
+        _validate({k: v for k, v in params.items()}, report_shape, action)
     return action, params

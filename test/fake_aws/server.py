@@ -10,7 +10,8 @@ service (s3, glue, athena, sns). Then:
   - S3 (REST-XML, path-style): an in-memory store (fake_aws/s3.py);
   - JSON services (X-Amz-Target: Glue, Athena): plug-in handlers from
     fake_aws/services/*.py, each module calling register(service, op, fn);
-  - query services (SNS): plug-in handlers the same way.
+  - query services (SNS): plug-in handlers the same way; their result
+    dicts are rendered as awsQuery XML, errors as <ErrorResponse>.
 Also an IMDSv2 endpoint (--imds) serving role credentials that the
 signature check then accepts.
 
@@ -57,6 +58,22 @@ import model  # noqa: E402
 import s3 as s3_store  # noqa: E402
 
 SKEW_LIMIT = 15 * 60
+QUERY_NS = "http://sns.amazonaws.com/doc/2010-03-31/"
+
+
+def xml_escape(text):
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def to_query_xml(value):
+    """A handler's result dict as awsQuery XML (lists as <member> items)."""
+    if isinstance(value, dict):
+        return "".join(f"<{k}>{to_query_xml(v)}</{k}>" for k, v in value.items())
+    if isinstance(value, list):
+        return "".join(f"<member>{to_query_xml(v)}</member>" for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return xml_escape(value)
 JSON_PREFIXES = {"AWSGlue": "glue", "AmazonAthena": "athena"}
 
 # Plug-in handlers: {(service, operation): fn(state, params) -> dict}.
@@ -163,7 +180,13 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         return request_id
 
-    def _error(self, status, code, message, json_protocol=False, extra=None):
+    def _error(self, status, code, message, json_protocol=False, extra=None, query=False):
+        if query:
+            request_id = secrets.token_hex(8).upper()
+            body = (f"<ErrorResponse xmlns=\"{QUERY_NS}\"><Error><Type>Sender</Type>"
+                    f"<Code>{xml_escape(code)}</Code><Message>{xml_escape(message)}</Message>"
+                    f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>").encode()
+            return self._send(status, body, {"Content-Type": "text/xml"}, request_id=request_id)
         if json_protocol:
             body = json.dumps({"__type": code, "message": message}).encode()
             return self._send(status, body, {"Content-Type": "application/x-amz-json-1.1",
@@ -372,6 +395,11 @@ class Handler(BaseHTTPRequestHandler):
         except model.ModelError as exc:
             operation, params, model_error = "?", None, exc
         fault = st.take_fault(operation)
+        if fault and protocol == "query" and fault["kind"] not in ("reset", "slow"):
+            self._record(service, operation, None, fault["kind"])
+            return self._error(503 if fault["kind"] != "throttle" else 400,
+                               "Throttling" if fault["kind"] == "throttle" else "ServiceUnavailable",
+                               "injected fault", query=True)
         if fault:
             kind = fault["kind"]
             self._record(service, operation, None, kind)
@@ -398,12 +426,14 @@ class Handler(BaseHTTPRequestHandler):
         problem = self._verify_signature(service, raw_path, raw_query, body, json_protocol)
         if problem is None and service == "s3":
             problem = self._check_body(body)
+        query = protocol == "query"
         if problem is not None:
             self._record(service, operation, problem[0])
-            return self._error(*problem, json_protocol=json_protocol)
+            return self._error(*problem, json_protocol=json_protocol, query=query)
         if model_error is not None:
             self._record(service, operation, 400)
-            return self._error(400, model_error.code, str(model_error), json_protocol)
+            return self._error(400, model_error.code, str(model_error), json_protocol,
+                               query=query)
         try:
             if service == "s3":
                 self.body = body
@@ -414,11 +444,19 @@ class Handler(BaseHTTPRequestHandler):
                     raise s3_store.AwsError(501, "NotImplemented",
                                             f"the fake does not implement {service} {operation}")
                 result = handler(st, params)
-                resp = s3_store.Response(200, json.dumps(result).encode(),
-                                         {"Content-Type": "application/x-amz-json-1.1"})
+                if query:
+                    body_xml = (f"<{operation}Response xmlns=\"{QUERY_NS}\"><{operation}Result>"
+                                f"{to_query_xml(result)}</{operation}Result><ResponseMetadata>"
+                                f"<RequestId>{secrets.token_hex(8)}</RequestId></ResponseMetadata>"
+                                f"</{operation}Response>")
+                    resp = s3_store.Response(200, body_xml.encode(), {"Content-Type": "text/xml"})
+                else:
+                    resp = s3_store.Response(200, json.dumps(result).encode(),
+                                             {"Content-Type": "application/x-amz-json-1.1"})
         except s3_store.AwsError as err:
             self._record(service, operation, err.status)
-            return self._error(err.status, err.code, err.message, json_protocol, err.extra)
+            return self._error(err.status, err.code, err.message, json_protocol, err.extra,
+                               query=query)
         self._record(service, operation, resp.status)
         return self._send(resp.status, resp.body, resp.headers, json_protocol)
 

@@ -49,6 +49,39 @@ def body():
     r = call("glue", "AWSGlue", "GetDatabases", "{}", "-v")
     h.check("ThrottlingException and 500 are retried", r.returncode == 0
             and "ThrottlingException" in r.stderr, r.stderr)
+    # The query protocol (SNS): form POST signed with the generic rules, XML answer.
+    r = call("--query", "sns", "2010-03-31", "Publish",
+             "TopicArn=arn:aws:sns:us-east-1:123456789012:alerts", "Message=AAPL > 200 & rising")
+    h.check("sns Publish over the query protocol", r.returncode == 0 and "MessageId=" in r.stdout,
+            r.stderr)
+    r = call("--query", "sns", "2010-03-31", "Publish", "Message=no topic", "Bogus=1")
+    h.check("sns: a parameter the model lacks is refused", r.returncode == 1
+            and "Bogus" in r.stderr, r.stderr)
+    r = call("--query", "sns", "2010-03-31", "Publish", "TopicArn=arn:x", "Message=m",
+             extra={"AWS_SECRET_ACCESS_KEY": "bad"})
+    h.check("sns: wrong secret is refused with the hint", r.returncode == 1
+            and "SignatureDoesNotMatch" in r.stderr and "AWS_SECRET_ACCESS_KEY" in r.stderr,
+            r.stderr)
+    h.fake_aws_control(url, "/_fake/faults", {"kind": "throttle", "count": 1,
+                                             "operation": "Publish"})
+    r = call("--query", "sns", "2010-03-31", "Publish", "TopicArn=arn:x", "Message=m")
+    h.check("sns: Throttling is retried", r.returncode == 0, r.stderr)
+
+    # HeadObject (used by consume, not by tickpipe s3).
+    h.fake_aws_control(url, "/_fake/buckets", {"name": "lake"})
+    tmp = h.tempdir()
+    with open(f"{tmp}/obj", "w") as f:
+        f.write("12345")
+    h.tickpipe("s3", "cp", f"{tmp}/obj", "s3://lake/k e=y", "--content-type", "text/plain",
+               env=env)
+    r = call("--s3-head", "s3://lake/k e=y")
+    h.check("HeadObject: size, ETag and type", r.returncode == 0 and "size=5 " in r.stdout
+            and 'etag="827ccb0eea8a706c4c34a16891f84e7b"' in r.stdout
+            and "type=text/plain" in r.stdout, r.stdout + r.stderr)
+    r = call("--s3-head", "s3://lake/missing")
+    h.check("HeadObject of a missing key: 404 NotFound", r.returncode == 1
+            and "HTTP 404 NotFound" in r.stderr, r.stderr)
+
     h.fake_aws_control(url, "/_fake/reset", {})
     h.fake_aws_control(url, "/_fake/clock", {"offset": -7200})
     r = call("glue", "AWSGlue", "GetDatabases", "{}")

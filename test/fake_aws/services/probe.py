@@ -1,6 +1,7 @@
-"""A read-only Glue and Athena operation each, so the JSON protocol path
-(SigV4 with the generic rules, X-Amz-Target, model validation, faults) is
-exercised before the catalog and query issues add the real handlers.
+"""A Glue, an Athena and an SNS operation, so the JSON and query protocol
+paths (SigV4 with the generic rules, X-Amz-Target or Action, model
+validation, faults) are exercised before the catalog, query and alert
+issues add the real handlers.
 They answer from state.data, which those handlers will fill."""
 
 
@@ -16,3 +17,15 @@ def list_work_groups(state, params):
 def setup(register):
     register("glue", "GetDatabases", get_databases)
     register("athena", "ListWorkGroups", list_work_groups)
+    _setup_sns(register)
+
+
+def sns_publish(state, params):
+    import uuid
+    topics = state.data.setdefault("sns_published", [])
+    topics.append((params.get("TopicArn"), params.get("Message")))
+    return {"MessageId": str(uuid.uuid4())}
+
+
+def _setup_sns(register):
+    register("sns", "Publish", sns_publish)
