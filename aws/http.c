@@ -44,6 +44,8 @@ struct http_attempt {
     struct timespec last_progress;
     curl_off_t last_down, last_up;
     int timed_out;
+    const volatile sig_atomic_t *stop;
+    int stopped;
 };
 
 static long http_env_long(const char *name, long fallback)
@@ -149,10 +151,14 @@ long http_backoff_delay_ms(long base_ms, long max_ms, int attempt, unsigned int 
     return (long)((double)rand_r(seed) / ((double)RAND_MAX + 1.0) * (double)(ceiling + 1));
 }
 
-static void http_sleep_ms(long ms)
+/* Sleeps ms, in slices so that a stop request ends the wait early. */
+static void http_sleep_ms(long ms, const volatile sig_atomic_t *stop)
 {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
+    while (ms > 0 && !(stop && *stop)) {
+        long slice = ms < 100 ? ms : 100;
+        struct timespec ts = {0, slice * 1000000L};
+        nanosleep(&ts, NULL);
+        ms -= slice;
     }
 }
 
@@ -217,6 +223,10 @@ static int http_on_progress(void *context, curl_off_t down_total, curl_off_t dow
     (void)down_total;
     (void)up_total;
     struct http_attempt *a = context;
+    if (a->stop && *a->stop) {
+        a->stopped = 1;
+        return 1;
+    }
     if (down_now != a->last_down || up_now != a->last_up) {
         a->last_down = down_now;
         a->last_up = up_now;
@@ -577,17 +587,27 @@ int http_send(struct http_client *client, const struct http_request *r,
         buf_reset(&response->headers);
         response->status = 0;
         response->aws_code[0] = response->aws_message[0] = response->request_id[0] = '\0';
+        const volatile sig_atomic_t *stop =
+            r->uninterruptible ? NULL : client->options.stop_requested;
+        if (stop && *stop) {
+            tp_err_set(err, TP_ERR_IO, "%s %s: interrupted", r->operation, r->target);
+            break;
+        }
         struct curl_slist *headers = NULL;
         if (http_build_headers(client, r, payload_hash, &headers, err) < 0)
             break;
         struct http_attempt a = {
-            .request = r, .response = response, .curl = client->curl, .err = err};
+            .request = r, .response = response, .curl = client->curl, .err = err, .stop = stop};
         log_debug("%s %s (%s, attempt %d of %d)", r->method, url.data, r->operation, attempt,
                   max_attempts);
         CURLcode rc = http_perform(client, &a, url.data, headers);
         curl_slist_free_all(headers);
         if (a.sink_failed)
             break;
+        if (a.stopped) {
+            tp_err_set(err, TP_ERR_IO, "%s %s: interrupted", r->operation, r->target);
+            break;
+        }
         char why[300] = "";
         if (rc != CURLE_OK) {
             if (a.timed_out)
@@ -644,7 +664,7 @@ int http_send(struct http_client *client, const struct http_request *r,
                                            client->options.backoff_max_ms, attempt, &client->seed);
         log_info("%s %s: %s; retry %d of %d in %ld ms", r->operation, r->target, why, attempt,
                  max_attempts - 1, delay);
-        http_sleep_ms(delay);
+        http_sleep_ms(delay, r->uninterruptible ? NULL : client->options.stop_requested);
     }
     buf_free(&url);
     return result;

@@ -20,6 +20,7 @@
 #ifndef TICKPIPE_AWS_HTTP_H
 #define TICKPIPE_AWS_HTTP_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -35,6 +36,9 @@ struct http_client_options {
     long idle_timeout_ms;    /* abort when no byte moves for this long; 0: 30 s */
     long backoff_base_ms;    /* first retry waits up to this; 0: 200 ms */
     long backoff_max_ms;     /* cap; 0: 20 s */
+    /* When set and *stop_requested becomes non-zero (a signal handler),
+     * transfers and retry waits end early with "interrupted". */
+    const volatile sig_atomic_t *stop_requested;
 };
 
 struct http_client;
@@ -81,6 +85,9 @@ struct http_request {
      * 412 for a conditional put): http_send returns 0 and the caller looks
      * at response->status. Zero-terminated; NULL for none. */
     const long *accepted_statuses;
+    /* 1: not cut short by stop_requested (clean-up calls such as aborting
+     * a multipart upload after an interrupt). */
+    int uninterruptible;
     /* Per-request overrides of the client's settings; 0 keeps them. */
     int max_attempts;
     long idle_timeout_ms;

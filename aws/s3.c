@@ -147,11 +147,29 @@ static void s3_content_md5(const void *data, size_t len, char out[32])
 }
 
 /* Sends one S3 request for bucket/key; fills response. */
+static int s3_send_request(struct s3_client *s3, const char *operation, const char *method,
+                           const char *bucket, const char *key, const char *query,
+                           const struct sigv4_header *headers, size_t header_count,
+                           const void *body, size_t body_len, const long *accepted, s3_sink sink,
+                           void *sink_context, int uninterruptible, struct http_response *response,
+                           tp_err *err);
+
 static int s3_send(struct s3_client *s3, const char *operation, const char *method,
                    const char *bucket, const char *key, const char *query,
                    const struct sigv4_header *headers, size_t header_count, const void *body,
                    size_t body_len, const long *accepted, s3_sink sink, void *sink_context,
                    struct http_response *response, tp_err *err)
+{
+    return s3_send_request(s3, operation, method, bucket, key, query, headers, header_count, body,
+                           body_len, accepted, sink, sink_context, 0, response, err);
+}
+
+static int s3_send_request(struct s3_client *s3, const char *operation, const char *method,
+                           const char *bucket, const char *key, const char *query,
+                           const struct sigv4_header *headers, size_t header_count,
+                           const void *body, size_t body_len, const long *accepted, s3_sink sink,
+                           void *sink_context, int uninterruptible, struct http_response *response,
+                           tp_err *err)
 {
     struct s3_location l;
     if (s3_locate(s3, bucket, key, &l) < 0) {
@@ -175,6 +193,7 @@ static int s3_send(struct s3_client *s3, const char *operation, const char *meth
         .sink = sink,
         .sink_context = sink_context,
         .accepted_statuses = accepted,
+        .uninterruptible = uninterruptible,
     };
     int rc = http_send(s3->http, &request, response, err);
     s3_location_free(&l);
@@ -325,8 +344,9 @@ int s3_abort_multipart_upload(struct s3_client *s3, const char *bucket, const ch
         return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
     }
     struct http_response response = {0};
-    int rc = s3_send(s3, "AbortMultipartUpload", "DELETE", bucket, key, query.data, NULL, 0, NULL,
-                     0, NULL, NULL, NULL, &response, err);
+    /* Runs after an interrupt too: an abandoned upload keeps costing storage. */
+    int rc = s3_send_request(s3, "AbortMultipartUpload", "DELETE", bucket, key, query.data, NULL, 0,
+                             NULL, 0, NULL, NULL, NULL, 1, &response, err);
     buf_free(&query);
     http_response_free(&response);
     return rc;

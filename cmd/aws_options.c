@@ -8,6 +8,7 @@
 
 #include "aws/creds.h"
 #include "aws/http.h"
+#include "cmd/cmd.h"
 
 int cmd_aws_open(const struct cmd_aws_options *options, struct cmd_aws *aws, tp_err *err)
 {
@@ -17,6 +18,7 @@ int cmd_aws_open(const struct cmd_aws_options *options, struct cmd_aws *aws, tp_
     struct http_client_options http_options = {
         .max_attempts = (int)options->max_attempts,
         .idle_timeout_ms = (long)options->timeout_ms,
+        .stop_requested = &cmd_stop_requested,
     };
     aws->http = http_client_new(&http_options, err);
     if (!aws->http)

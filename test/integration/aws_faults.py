@@ -86,6 +86,33 @@ def body():
             r.returncode == 1 and "GetObject s3://lake/500.txt" in r.stderr and url in r.stderr
             and "after 2 attempts" in r.stderr, r.stderr)
 
+    # Ctrl-C during a multipart upload: the transfer stops at once and the
+    # upload is aborted (the abort itself is not interrupted).
+    import signal
+    import subprocess
+    import time
+    with open(f"{tmp}/big", "wb") as f:
+        f.write(os.urandom(11 * 1024 * 1024))
+    h.fake_aws_control(url, "/_fake/reset", {})
+    h.fake_aws_control(url, "/_fake/faults", {"kind": "slow", "seconds": 8, "count": 5,
+                                             "operation": "UploadPart"})
+    full_env = dict(os.environ, **env)
+    proc = h.start([h.TICKPIPE, "s3", "cp", "--part-size", "5MiB", f"{tmp}/big",
+                    "s3://lake/interrupted.bin", "--endpoint-url", url], env=full_env,
+                   stderr=subprocess.PIPE)
+    deadline = time.time() + 10
+    while time.time() < deadline and "UploadPart" not in [
+            e["operation"] for e in h.fake_aws_control(url, "/_fake/log")]:
+        time.sleep(0.05)
+    started = time.time()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    err = err.decode()
+    ops = [e["operation"] for e in h.fake_aws_control(url, "/_fake/log")]
+    h.check("SIGINT stops a stalled upload within the idle window",
+            proc.returncode == 1 and "interrupted" in err and time.time() - started < 5, err)
+    h.check("SIGINT: the multipart upload is aborted", ops[-1:] == ["AbortMultipartUpload"], ops)
+
     # Nothing listening: a connection error, retried, then a clear line.
     port = h.free_port()
     r = h.tickpipe("s3", "ls", "s3://lake/", "--endpoint-url", f"http://127.0.0.1:{port}",
