@@ -178,14 +178,17 @@ def fake_aws_control(url, path, payload=None):
         return json.loads(r.read() or b"null")
 
 
-def s3rver(directory, buckets=()):
+def s3rver(directory, buckets=(), tls=None):
     """Starts s3rver (from `make deps`, in deps/npm) on a free port with the
-    buckets created; returns (proc, url), or None when it is not installed."""
+    buckets created; returns (proc, url), or None when it is not installed.
+    tls=(key_file, cert_file) serves HTTPS."""
     if not os.path.exists(S3RVER) or not shutil.which("node"):
         return None
     args = ["node", S3RVER, "-d", directory, "-a", "127.0.0.1", "-p", "0", "--no-vhost-buckets"]
     for b in buckets:
         args += ["--configure-bucket", b]
+    if tls:
+        args += ["--key", tls[0], "--cert", tls[1]]
     # Node 20 needs the legacy provider for s3rver's paginated listings.
     proc = start(args, env={"NODE_OPTIONS": "--openssl-legacy-provider"}, stderr=subprocess.DEVNULL)
     deadline = time.time() + 20
@@ -197,5 +200,6 @@ def s3rver(directory, buckets=()):
             import threading
             # s3rver logs every request: keep its pipe drained.
             threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
-            return proc, "http://" + line.strip().rsplit(" ", 1)[-1]
+            scheme = "https://" if tls else "http://"
+            return proc, scheme + line.strip().rsplit(" ", 1)[-1]
     raise RuntimeError("s3rver did not start")
