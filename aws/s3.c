@@ -496,6 +496,26 @@ int s3_get_object(struct s3_client *s3, const char *bucket, const char *key, s3_
     return rc;
 }
 
+int s3_get_object_range(struct s3_client *s3, const char *bucket, const char *key, uint64_t offset,
+                        uint64_t length, s3_sink sink, void *context, tp_err *err)
+{
+    if (offset == 0 && length == 0)
+        return s3_get_object(s3, bucket, key, sink, context, err);
+    char range[64];
+    if (length)
+        snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)offset,
+                 (unsigned long long)(offset + length - 1));
+    else
+        snprintf(range, sizeof range, "bytes=%llu-", (unsigned long long)offset);
+    struct sigv4_header headers[1] = {{"Range", range}};
+    static const long accept_416[] = {416, 0};
+    struct http_response response = {0};
+    int rc = s3_send(s3, "GetObject", "GET", bucket, key, NULL, headers, 1, NULL, 0, accept_416,
+                     sink, context, &response, err);
+    http_response_free(&response);
+    return rc;
+}
+
 int s3_head_object(struct s3_client *s3, const char *bucket, const char *key,
                    struct s3_object_info *info, tp_err *err)
 {

@@ -99,6 +99,11 @@ typedef int (*s3_sink)(void *context, const void *data, size_t len, tp_err *err)
 int s3_get_object(struct s3_client *s3, const char *bucket, const char *key, s3_sink sink,
                   void *context, tp_err *err);
 
+/* GetObject of bytes [offset, offset+length) (length 0: to the end) with a
+ * Range header; a range starting at or past the end yields no bytes. */
+int s3_get_object_range(struct s3_client *s3, const char *bucket, const char *key, uint64_t offset,
+                        uint64_t length, s3_sink sink, void *context, tp_err *err);
+
 struct s3_object_info {
     uint64_t size;
     int64_t last_modified; /* Unix seconds, 0 if unknown */

@@ -85,3 +85,23 @@ int cmd_aws_open(const struct cmd_aws_options *options, struct cmd_aws *aws, tp_
 void cmd_aws_close(struct cmd_aws *aws);
 
 #endif
+
+/*
+ * The lake a command works on: a local directory, or s3://bucket/prefix
+ * through the S3 client (AWS options above). Shared by consume, crawl and
+ * athena so they resolve locations the same way.
+ */
+struct s3_client;
+struct store;
+
+struct cmd_lake {
+    struct store *store;
+    struct cmd_aws aws;
+    struct s3_client *s3;
+    int on_s3;
+};
+
+/* bucket (s3://...) wins over path when given. */
+int cmd_lake_open(const char *path, const char *bucket, const struct cmd_aws_options *options,
+                  struct cmd_lake *lake, tp_err *err);
+void cmd_lake_close(struct cmd_lake *lake);

@@ -6,6 +6,7 @@
  * durable. A flush that fails rewinds the partition and retries later.
  */
 #include "cmd/cmd.h"
+#include "cmd/aws_options.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -20,7 +21,7 @@
 #include "lib/log.h"
 #include "lib/store.h"
 
-#define CONSUME_POLL_BATCH 4096
+#define CONSUME_POLL_BATCH     4096
 #define CONSUME_BACKOFF_MIN_MS 1000
 #define CONSUME_BACKOFF_MAX_MS 30000
 
@@ -47,20 +48,22 @@ struct consume_settings {
     long long stats_interval_ms;
     long long timeout_ms;
     int exit_at_end;
+    struct cmd_aws_options aws;
 };
 
 /* What the loop knows of each assigned partition. */
 struct consume_partition {
     char *topic;
     int32_t partition;
-    int64_t next_offset;   /* after the last message read */
-    int paused;            /* rewound after a failed flush: skip until resumed */
+    int64_t next_offset; /* after the last message read */
+    int paused;          /* rewound after a failed flush: skip until resumed */
     int64_t resume_at_ms;
     int64_t backoff_ms;
 };
 
 struct consume_run {
     const struct consume_settings *settings;
+    struct cmd_lake lake_location;
     store *store;
     lake *lake;
     kafka_consumer *consumer;
@@ -84,8 +87,7 @@ static struct consume_partition *consume_find(struct consume_run *run, const cha
     return NULL;
 }
 
-static int consume_on_assign(void *context, const char *topic, int32_t partition,
-                             int64_t committed)
+static int consume_on_assign(void *context, const char *topic, int32_t partition, int64_t committed)
 {
     struct consume_run *run = context;
     tp_err err;
@@ -191,8 +193,8 @@ static void consume_report_stats(struct consume_run *run, int64_t now_ms, int fi
     double seconds = (now_ms - run->stats_last_ms) / 1000.0;
     if (seconds <= 0)
         seconds = 1e-3;
-    double records_rate = (stats.records + stats.errors - run->stats_last.records -
-                           run->stats_last.errors) / seconds;
+    double records_rate =
+        (stats.records + stats.errors - run->stats_last.records - run->stats_last.errors) / seconds;
     double bytes_rate = (stats.bytes_in - run->stats_last.bytes_in) / seconds;
     buf lags = BUF_INIT;
     buf lags_json = BUF_INIT;
@@ -200,8 +202,8 @@ static void consume_report_stats(struct consume_run *run, int64_t now_ms, int fi
         struct consume_partition *p = &run->partitions[i];
         int64_t lag = kafka_consumer_lag(run->consumer, p->topic, p->partition, p->next_offset);
         buf_printf(&lags, " %s[%d]=%lld", p->topic, p->partition, (long long)lag);
-        buf_printf(&lags_json, "%s{\"topic\":\"%s\",\"partition\":%d,\"lag\":%lld}",
-                   i ? "," : "", p->topic, p->partition, (long long)lag);
+        buf_printf(&lags_json, "%s{\"topic\":\"%s\",\"partition\":%d,\"lag\":%lld}", i ? "," : "",
+                   p->topic, p->partition, (long long)lag);
     }
     log_notice("%s%.0f records/s, %.1f MB/s, %lld records, %lld errors, %lld objects, "
                "%lld commits; lag%s",
@@ -228,7 +230,7 @@ static int consume_handle(struct consume_run *run, const struct kafka_message *m
     struct consume_partition *p = consume_find(run, m->topic, m->partition);
     if (!p || p->paused)
         return 0;
-    struct lake_message message = {m->topic, m->partition, m->offset, m->timestamp_ms,
+    struct lake_message message = {m->topic, m->partition,  m->offset, m->timestamp_ms,
                                    m->key,   m->key_length, m->value,  m->value_length};
     tp_err err;
     int rc = lake_add(run->lake, &message, now_ms, &err);
@@ -305,7 +307,7 @@ static void consume_free_run(struct consume_run *run)
     kafka_consumer_free(run->consumer); /* revoke callbacks may still flush */
     run->consumer = NULL;
     lake_free(run->lake);
-    store_free(run->store);
+    cmd_lake_close(&run->lake_location);
     for (size_t i = 0; i < run->partition_count; i++)
         free(run->partitions[i].topic);
     free(run->partitions);
@@ -336,8 +338,8 @@ int cmd_consume(int argc, char **argv)
          "write the lake to S3 instead of --lake", NULL},
         {"table", 0, OPT_STRING, &settings.table, "NAME", NULL, NULL,
          "lake folder (table) to write (default: the topic name)", NULL},
-        {"format", 0, OPT_CHOICE, &settings.format, "FORMAT", "jsonl", NULL,
-         "object format", "jsonl|csv"},
+        {"format", 0, OPT_CHOICE, &settings.format, "FORMAT", "jsonl", NULL, "object format",
+         "jsonl|csv"},
         {"compression", 0, OPT_CHOICE, &settings.compression, "CODEC", "gzip", NULL,
          "object compression", "gzip|none"},
         {"gzip-level", 0, OPT_INT, &settings.gzip_level, "N", "6", NULL,
@@ -363,8 +365,7 @@ int cmd_consume(int argc, char **argv)
         {"max-open-objects", 0, OPT_INT, &settings.max_open_objects, "N", "64", NULL,
          "partition folders one batch may write to before it is flushed", NULL},
         {"exit-at-end", 'e', OPT_FLAG, &settings.exit_at_end, NULL, NULL, NULL,
-         "flush, commit and exit when every assigned partition is caught up (like kcat -e)",
-         NULL},
+         "flush, commit and exit when every assigned partition is caught up (like kcat -e)", NULL},
         {"stats-interval", 0, OPT_DURATION, &settings.stats_interval_ms, "DURATION", "30s", NULL,
          "print a stats line this often (0: only at the end)", NULL},
         {"stats-json", 0, OPT_STRING, &settings.stats_json, "FILE", NULL, NULL,
@@ -373,6 +374,7 @@ int cmd_consume(int argc, char **argv)
          "give up when Kafka is unreachable this long", NULL},
         {"property", 'X', OPT_LIST, &settings.overrides, "KEY=VALUE", NULL, NULL,
          "librdkafka property, as kcat -X (repeatable; -X list shows them all)", NULL},
+        CMD_AWS_OPTION_SPECS(&settings.aws),
         {0},
     };
     const struct opt_command command = {
@@ -413,8 +415,6 @@ int cmd_consume(int argc, char **argv)
         exit_code = cmd_usage_error("--gzip-level must be 1-12");
     else if (settings.max_open_objects < 1)
         exit_code = cmd_usage_error("--max-open-objects must be at least 1");
-    else if (settings.bucket)
-        exit_code = cmd_usage_error("--bucket: S3 lakes are not available in this build yet");
     else if (kafka_conf_validate(settings.brokers, settings.overrides.items,
                                  settings.overrides.count, &err) < 0)
         exit_code = cmd_usage_error("%s", err.msg);
@@ -423,8 +423,8 @@ int cmd_consume(int argc, char **argv)
         return exit_code;
     }
     cmd_install_stop_handlers();
-    static const char *const default_time_fields[] = {"timestamp", "datetime", "date", "time",
-                                                      "ts",        NULL};
+    static const char *const default_time_fields[] = {"timestamp", "datetime", "date",
+                                                      "time",      "ts",       NULL};
     const char **time_fields = NULL;
     if (settings.time_fields.count) {
         time_fields = calloc((size_t)settings.time_fields.count + 1, sizeof *time_fields);
@@ -440,8 +440,13 @@ int cmd_consume(int argc, char **argv)
                    strerror(errno));
         goto done;
     }
-    if (!(run.store = store_dir_open(settings.lake_path, &err)))
+    if (cmd_lake_open(settings.lake_path, settings.bucket, &settings.aws, &run.lake_location,
+                      &err) < 0) {
+        if (err.code == TP_ERR_USAGE)
+            exit_code = CMD_EXIT_USAGE;
         goto done;
+    }
+    run.store = run.lake_location.store;
     struct lake_options lake_options = {
         run.store,
         settings.table,
@@ -460,14 +465,10 @@ int cmd_consume(int argc, char **argv)
     if (!(run.lake = lake_new(&lake_options, &err)))
         goto done;
     struct kafka_consumer_options consumer_options = {
-        settings.brokers,
-        settings.group,
-        settings.topics.items,
-        settings.topics.count,
-        settings.overrides.items,
-        settings.overrides.count,
-        settings.timeout_ms,
-        {consume_on_assign, consume_on_revoke, &run},
+        settings.brokers,         settings.group,
+        settings.topics.items,    settings.topics.count,
+        settings.overrides.items, settings.overrides.count,
+        settings.timeout_ms,      {consume_on_assign, consume_on_revoke, &run},
     };
     if (!(run.consumer = kafka_consumer_new(&consumer_options, &err)))
         goto done;

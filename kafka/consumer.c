@@ -62,9 +62,8 @@ static void kafka_consumer_assign(kafka_consumer *consumer, rd_kafka_t *handle,
     rd_kafka_resp_err_t rc = rd_kafka_committed(handle, list, (int)consumer->timeout_ms);
     if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
         consumer->callback_failed = 1;
-        tp_err_set(&consumer->callback_err, TP_ERR_NETWORK,
-                   "reading committed offsets from %s: %s", consumer->brokers,
-                   rd_kafka_err2str(rc));
+        tp_err_set(&consumer->callback_err, TP_ERR_NETWORK, "reading committed offsets from %s: %s",
+                   consumer->brokers, rd_kafka_err2str(rc));
         rd_kafka_assign(handle, NULL);
         return;
     }
@@ -210,8 +209,8 @@ int kafka_consumer_poll(kafka_consumer *consumer, struct kafka_message *messages
         consumer->batch = batch;
         consumer->batch_capacity = (size_t)max;
     }
-    ssize_t n = rd_kafka_consume_batch_queue(consumer->queue, timeout_ms, consumer->batch,
-                                             (size_t)max);
+    ssize_t n =
+        rd_kafka_consume_batch_queue(consumer->queue, timeout_ms, consumer->batch, (size_t)max);
     if (consumer->callback_failed) {
         if (n > 0)
             consumer->batch_count = (size_t)n;
@@ -280,8 +279,8 @@ int kafka_consumer_rewind(kafka_consumer *consumer, const char *topic, int32_t p
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(list, topic, partition)->offset = offset;
     rd_kafka_pause_partitions(consumer->handle, list);
-    rd_kafka_error_t *error = rd_kafka_seek_partitions(consumer->handle, list,
-                                                       (int)consumer->timeout_ms);
+    rd_kafka_error_t *error =
+        rd_kafka_seek_partitions(consumer->handle, list, (int)consumer->timeout_ms);
     int rc = 0;
     if (error) {
         rc = tp_err_set(err, TP_ERR_REMOTE, "rewinding %s [%d] to offset %lld: %s", topic,

@@ -284,8 +284,8 @@ static int json_scan_container(struct json_scanner *s, int depth, const char *co
         const char *token = s->p;
         if (json_scan_value(s, depth) < 0)
             return -1;
-        if (names && key && s->p > token && (*token == '"' || *token == '-' ||
-                                             isdigit((unsigned char)*token))) {
+        if (names && key && s->p > token &&
+            (*token == '"' || *token == '-' || isdigit((unsigned char)*token))) {
             for (int i = 0; names[i] && (*matched < 0 || i < *matched); i++) {
                 if (strlen(names[i]) == key_length && memcmp(names[i], key, key_length) == 0) {
                     int quoted = *token == '"';
@@ -339,9 +339,8 @@ static int json_scan_value(struct json_scanner *s, int depth)
     }
 }
 
-int json_scan_object(const char *text, size_t length, const char *const *names,
-                     const char **value, size_t *value_length, int *matched, int *multiline,
-                     const char **reason)
+int json_scan_object(const char *text, size_t length, const char *const *names, const char **value,
+                     size_t *value_length, int *matched, int *multiline, const char **reason)
 {
     struct json_scanner s = {text, text + length, NULL, 0};
     *matched = -1;

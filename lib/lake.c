@@ -67,9 +67,8 @@ char *lake_object_key(const char *table, const char *partition_path, const char 
                       int32_t partition, int64_t first_offset, const char *suffix)
 {
     buf key = BUF_INIT;
-    buf_printf(&key, "%s/%s%s%s+%d+%020lld%s", table, partition_path,
-               *partition_path ? "/" : "", topic, (int)partition, (long long)first_offset,
-               suffix);
+    buf_printf(&key, "%s/%s%s%s+%d+%020lld%s", table, partition_path, *partition_path ? "/" : "",
+               topic, (int)partition, (long long)first_offset, suffix);
     return buf_detach(&key);
 }
 
@@ -147,8 +146,7 @@ void lake_free(lake *l)
     free(l);
 }
 
-static struct lake_batch *lake_find_batch(lake *l, const char *topic, int32_t partition,
-                                          int create)
+static struct lake_batch *lake_find_batch(lake *l, const char *topic, int32_t partition, int create)
 {
     for (size_t i = 0; i < l->batch_count; i++)
         if (l->batches[i]->partition == partition && strcmp(l->batches[i]->topic, topic) == 0)
@@ -225,7 +223,9 @@ int lake_recover(lake *l, const char *topic, int32_t partition, int64_t committe
     int rc = store_get(l->options.store, key, 0, &text, &length, err);
     if (rc < 0) {
         free(key);
-        return err->code == TP_ERR_NOT_FOUND ? 0 : tp_err_prefix(err, "recovering %s [%d]", topic, partition);
+        return err->code == TP_ERR_NOT_FOUND
+                   ? 0
+                   : tp_err_prefix(err, "recovering %s [%d]", topic, partition);
     }
     cJSON *manifest = cJSON_ParseWithLength(text, length);
     free(text);
@@ -233,7 +233,8 @@ int lake_recover(lake *l, const char *topic, int32_t partition, int64_t committe
     const cJSON *objects = cJSON_GetObjectItemCaseSensitive(manifest, "objects");
     if (!cJSON_IsNumber(first) || !cJSON_IsArray(objects)) {
         cJSON_Delete(manifest);
-        rc = tp_err_set(err, TP_ERR_PARSE, "%s/%s: not a tickpipe manifest", l->options.store->location, key);
+        rc = tp_err_set(err, TP_ERR_PARSE, "%s/%s: not a tickpipe manifest",
+                        l->options.store->location, key);
         free(key);
         return rc;
     }
@@ -257,8 +258,7 @@ int lake_recover(lake *l, const char *topic, int32_t partition, int64_t committe
         /* what cannot be deleted now stays listed: the next flush's
          * manifest names it and deletes it before writing anything */
         if (lake_remove_keys(l, batch->leftovers, &batch->leftover_count, err) < 0)
-            log_warn("%s [%d]: %s (will retry before the next flush)", topic, partition,
-                     err->msg);
+            log_warn("%s [%d]: %s (will retry before the next flush)", topic, partition, err->msg);
     }
     cJSON_Delete(manifest);
     free(key);
@@ -295,7 +295,8 @@ static struct lake_object *lake_object_for(lake *l, struct lake_batch *batch, co
                                            const char *key, int *full)
 {
     *full = 0;
-    if (batch->last_used < batch->count && strcmp(batch->objects[batch->last_used].lookup, lookup) == 0)
+    if (batch->last_used < batch->count &&
+        strcmp(batch->objects[batch->last_used].lookup, lookup) == 0)
         return &batch->objects[batch->last_used];
     for (size_t i = 0; i < batch->count; i++) {
         if (strcmp(batch->objects[i].lookup, lookup) == 0) {
@@ -505,8 +506,8 @@ int lake_add(lake *l, const struct lake_message *m, int64_t now_ms, tp_err *err)
             buf_append_char(&l->line, '\n');
         }
         line = l->options.format == LAKE_FORMAT_CSV || multiline ? l->line.data : m->value;
-        line_length = l->options.format == LAKE_FORMAT_CSV || multiline ? l->line.len
-                                                                          : m->value_length;
+        line_length =
+            l->options.format == LAKE_FORMAT_CSV || multiline ? l->line.len : m->value_length;
         char *key = lake_object_key(l->table ? l->table : m->topic, path, m->topic, m->partition,
                                     m->offset, lake_suffix(l));
         int full;
@@ -613,8 +614,8 @@ int lake_flush(lake *l, const char *topic, int32_t partition, int64_t *commit_of
     l->stats.flushes++;
     *commit_offset = batch->next_offset;
     log_debug("flushed %s [%d] offsets %lld-%lld: %lld records in %zu objects", topic, partition,
-              (long long)batch->first_offset, (long long)batch->next_offset - 1,
-              batch->records, batch->count);
+              (long long)batch->first_offset, (long long)batch->next_offset - 1, batch->records,
+              batch->count);
     lake_batch_reset(l, batch);
     return 1;
 failed:

@@ -97,7 +97,20 @@ class Store:
     def GetObject(self, p, req):
         with self.lock:
             obj = self._object(p)
-        return Response(200, obj["data"], self._object_headers(obj))
+        data = obj["data"]
+        wanted = req.headers.get("Range")
+        if not wanted:
+            return Response(200, data, self._object_headers(obj))
+        # bytes=first-[last], as S3 answers it (206, Content-Range; 416 past the end)
+        first, _, last = wanted.split("=", 1)[1].partition("-")
+        first = int(first)
+        last = min(int(last), len(data) - 1) if last else len(data) - 1
+        if first >= len(data):
+            raise AwsError(416, "InvalidRange", "The requested range is not satisfiable")
+        headers = self._object_headers(obj)
+        headers["Content-Length"] = str(last - first + 1)
+        headers["Content-Range"] = f"bytes {first}-{last}/{len(data)}"
+        return Response(206, data[first:last + 1], headers)
 
     def HeadObject(self, p, req):
         with self.lock:
