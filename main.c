@@ -15,6 +15,7 @@ struct command {
 
 static const struct command commands[] = {
     {"produce", cmd_produce, "replay a CSV file (or stdin) into a Kafka topic, as JSON ticks"},
+    {"crawl", cmd_crawl, "infer tables, schemas and partitions from the lake into the catalog"},
 };
 
 static void print_help(FILE *out)
