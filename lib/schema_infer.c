@@ -62,8 +62,8 @@ schema_type *schema_type_copy(const schema_type *type)
 
 int schema_type_equal(const schema_type *a, const schema_type *b)
 {
-    if (!a || !b)
-        return a == b;
+    if (!a || !b) /* no type yet and "only nulls seen" say the same */
+        return (!a || a->kind == SCHEMA_NULL) && (!b || b->kind == SCHEMA_NULL);
     if (a->kind != b->kind || a->count != b->count || !schema_type_equal(a->element, b->element))
         return 0;
     for (size_t i = 0; i < a->count; i++)
@@ -479,8 +479,8 @@ static int json_scan_string(struct json_scan *s, int decode, const char **start,
                         s->p += 6;
                     }
                 }
-                if (code >= 0xD800 && code <= 0xDFFF)
-                    code = 0xFFFD; /* lone surrogate */
+                if ((code >= 0xD800 && code <= 0xDFFF) || code == 0)
+                    code = 0xFFFD; /* a lone surrogate; NUL would cut the name */
                 if (decode)
                     json_put_utf8(&s->key, code);
                 continue;
@@ -596,8 +596,9 @@ static int json_scan_object(struct json_scan *s, schema_type **slot)
         s->p++;
         schema_type **member = NULL;
         if (type) {
-            struct schema_field *field = schema_find_field(type, s->key.data, s->key.len);
-            if (!field && !(field = schema_add_field(type, s->key.data, s->key.len)))
+            const char *key = s->key.data ? s->key.data : "";
+            struct schema_field *field = schema_find_field(type, key, s->key.len);
+            if (!field && !(field = schema_add_field(type, key, s->key.len)))
                 return json_fail(s, "out of memory");
             member = &field->type;
         }

@@ -122,6 +122,29 @@ static void test_json_bad_lines(void)
     CHECK_STR(err.msg, "empty object");
 }
 
+static void test_json_odd_keys(void)
+{
+    struct schema_sample sample;
+    struct bad_lines bad = {0};
+    /* an empty key and a NUL escape (which would cut the name) stay distinct fields */
+    char *columns = infer("{\"\":1,\"a\\u0000b\":2,\"a\":3}\n", "x.json", 0, &sample, &bad);
+    CHECK_STR(columns, ":bigint,a\xEF\xBF\xBD"
+                       "b:bigint,a:bigint");
+    free(columns);
+    schema_sample_free(&sample);
+    /* a header-only CSV: its columns have no type yet, and that survives the state */
+    columns = infer("a,b\n", "x.csv", 0, &sample, &bad);
+    CHECK_STR(columns, "a:string,b:string");
+    cJSON *json = schema_to_json(sample.record);
+    tp_err err;
+    schema_type *back = schema_from_json(json, &err);
+    CHECK(schema_type_equal(back, sample.record));
+    schema_type_free(back);
+    cJSON_Delete(json);
+    free(columns);
+    schema_sample_free(&sample);
+}
+
 static void test_json_cut_sample(void)
 {
     struct schema_sample sample;
@@ -294,6 +317,7 @@ int main(void)
     RUN(test_json_widening_and_late_columns);
     RUN(test_json_timestamps);
     RUN(test_json_bad_lines);
+    RUN(test_json_odd_keys);
     RUN(test_json_cut_sample);
     RUN(test_nesting_limit);
     RUN(test_csv_header_types_quotes);
