@@ -585,9 +585,9 @@ static int json_scan_object(struct json_scan *s, schema_type **slot)
         json_skip_space(s);
         if (s->p >= s->end || *s->p != '"')
             return json_fail(s, "expected a key in an object");
-        const char *start;
-        size_t length;
-        int plain;
+        const char *start = NULL;
+        size_t length = 0;
+        int plain = 0;
         if (json_scan_string(s, type != NULL, &start, &length, &plain) < 0)
             return -1;
         json_skip_space(s);
@@ -622,7 +622,7 @@ static int json_scan_value(struct json_scan *s, schema_type **slot)
     json_skip_space(s);
     if (s->p >= s->end)
         return json_fail(s, "unexpected end of line");
-    enum schema_kind kind;
+    enum schema_kind kind = SCHEMA_NULL;
     switch (*s->p) {
     case '{':
     case '[': {
@@ -633,9 +633,9 @@ static int json_scan_value(struct json_scan *s, schema_type **slot)
         return rc;
     }
     case '"': {
-        const char *start;
-        size_t length;
-        int plain;
+        const char *start = NULL;
+        size_t length = 0;
+        int plain = 0;
         if (json_scan_string(s, 0, &start, &length, &plain) < 0)
             return -1;
         kind = s->infer_timestamps && plain && schema_is_timestamp(start, length) ? SCHEMA_TIMESTAMP
@@ -831,7 +831,7 @@ static int csv_read_rows(const char *data, size_t length, char delimiter, int co
         }
         if (rows->count == rows->capacity) {
             size_t capacity = rows->capacity ? rows->capacity * 2 : 256;
-            csv_saved_record **grown = realloc(rows->rows, capacity * sizeof *grown);
+            csv_saved_record **grown = realloc(rows->rows, capacity * sizeof(csv_saved_record *));
             if (grown)
                 rows->rows = grown;
             long long *lines = realloc(rows->lines, capacity * sizeof *lines);
