@@ -362,7 +362,7 @@ static enum schema_kind schema_cell_kind(const char *text, size_t length, int in
 
 /* ---- JSON ---- */
 
-struct json_scan {
+struct schema_json_scan {
     const char *p;
     const char *end;
     int infer_timestamps;
@@ -371,20 +371,20 @@ struct json_scan {
     buf key; /* the decoded current key */
 };
 
-static void json_skip_space(struct json_scan *s)
+static void schema_json_skip_space(struct schema_json_scan *s)
 {
     while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\r' || *s->p == '\n'))
         s->p++;
 }
 
-static int json_fail(struct json_scan *s, const char *why)
+static int schema_json_fail(struct schema_json_scan *s, const char *why)
 {
     if (!s->error)
         s->error = why;
     return -1;
 }
 
-static int json_hex4(const char *p, unsigned *value)
+static int schema_json_hex4(const char *p, unsigned *value)
 {
     *value = 0;
     for (int i = 0; i < 4; i++) {
@@ -400,7 +400,7 @@ static int json_hex4(const char *p, unsigned *value)
     return 0;
 }
 
-static void json_put_utf8(buf *out, unsigned code)
+static void schema_json_put_utf8(buf *out, unsigned code)
 {
     char bytes[4];
     size_t n;
@@ -420,7 +420,7 @@ static void json_put_utf8(buf *out, unsigned code)
 }
 
 /* Length of the valid UTF-8 sequence at p, or 0. */
-static size_t json_utf8_length(const unsigned char *p, const unsigned char *end)
+static size_t schema_json_utf8_length(const unsigned char *p, const unsigned char *end)
 {
     size_t need = *p >= 0xF0 && *p <= 0xF4 ? 4 : *p >= 0xE0 ? 3 : *p >= 0xC2 ? 2 : 0;
     if (!need || (size_t)(end - p) < need)
@@ -443,8 +443,8 @@ static size_t json_utf8_length(const unsigned char *p, const unsigned char *end)
  * tells whether the raw text had no escapes (then [*start, *start+*length)
  * is its text).
  */
-static int json_scan_string(struct json_scan *s, int decode, const char **start, size_t *length,
-                            int *plain)
+static int schema_json_scan_string(struct schema_json_scan *s, int decode, const char **start,
+                                   size_t *length, int *plain)
 {
     s->p++;
     *start = s->p;
@@ -459,7 +459,7 @@ static int json_scan_string(struct json_scan *s, int decode, const char **start,
             return 0;
         }
         if (c < 0x20)
-            return json_fail(s, "control character in a string");
+            return schema_json_fail(s, "control character in a string");
         if (c == '\\') {
             *plain = 0;
             if (s->end - s->p < 2)
@@ -468,13 +468,13 @@ static int json_scan_string(struct json_scan *s, int decode, const char **start,
             s->p += 2;
             if (e == 'u') {
                 unsigned code;
-                if (s->end - s->p < 4 || json_hex4(s->p, &code) < 0)
-                    return json_fail(s, "bad \\u escape");
+                if (s->end - s->p < 4 || schema_json_hex4(s->p, &code) < 0)
+                    return schema_json_fail(s, "bad \\u escape");
                 s->p += 4;
                 if (code >= 0xD800 && code <= 0xDBFF && s->end - s->p >= 6 && s->p[0] == '\\' &&
                     s->p[1] == 'u') {
                     unsigned low;
-                    if (json_hex4(s->p + 2, &low) == 0 && low >= 0xDC00 && low <= 0xDFFF) {
+                    if (schema_json_hex4(s->p + 2, &low) == 0 && low >= 0xDC00 && low <= 0xDFFF) {
                         code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
                         s->p += 6;
                     }
@@ -482,7 +482,7 @@ static int json_scan_string(struct json_scan *s, int decode, const char **start,
                 if ((code >= 0xD800 && code <= 0xDFFF) || code == 0)
                     code = 0xFFFD; /* a lone surrogate; NUL would cut the name */
                 if (decode)
-                    json_put_utf8(&s->key, code);
+                    schema_json_put_utf8(&s->key, code);
                 continue;
             }
             static const char escapes[] = "\"\"\\\\//b\bf\fn\nr\rt\t";
@@ -491,18 +491,19 @@ static int json_scan_string(struct json_scan *s, int decode, const char **start,
                 if (*x == e)
                     hit = x;
             if (!hit)
-                return json_fail(s, "bad escape in a string");
+                return schema_json_fail(s, "bad escape in a string");
             if (decode)
                 buf_append_char(&s->key, hit[1]);
             continue;
         }
         if (c >= 0x80) {
-            size_t n = json_utf8_length((const unsigned char *)s->p, (const unsigned char *)s->end);
+            size_t n =
+                schema_json_utf8_length((const unsigned char *)s->p, (const unsigned char *)s->end);
             if (decode) {
                 if (n)
                     buf_append(&s->key, s->p, n);
                 else
-                    json_put_utf8(&s->key, 0xFFFD);
+                    schema_json_put_utf8(&s->key, 0xFFFD);
             }
             s->p += n ? n : 1;
             continue;
@@ -511,25 +512,25 @@ static int json_scan_string(struct json_scan *s, int decode, const char **start,
             buf_append_char(&s->key, (char)c);
         s->p++;
     }
-    return json_fail(s, "unterminated string");
+    return schema_json_fail(s, "unterminated string");
 }
 
-static int json_scan_number(struct json_scan *s, enum schema_kind *kind)
+static int schema_json_scan_number(struct schema_json_scan *s, enum schema_kind *kind)
 {
     const char *start = s->p;
     while (s->p < s->end && (isdigit((unsigned char)*s->p) || *s->p == '-' || *s->p == '+' ||
                              *s->p == '.' || *s->p == 'e' || *s->p == 'E'))
         s->p++;
     if (!json_is_number(start, (size_t)(s->p - start)))
-        return json_fail(s, "bad number");
+        return schema_json_fail(s, "bad number");
     *kind = schema_number_kind(start, (size_t)(s->p - start));
     return 0;
 }
 
-static int json_scan_literal(struct json_scan *s, const char *word, size_t length)
+static int schema_json_scan_literal(struct schema_json_scan *s, const char *word, size_t length)
 {
     if ((size_t)(s->end - s->p) < length || memcmp(s->p, word, length) != 0)
-        return json_fail(s, "invalid JSON value");
+        return schema_json_fail(s, "invalid JSON value");
     s->p += length;
     return 0;
 }
@@ -538,97 +539,97 @@ static int json_scan_literal(struct json_scan *s, const char *word, size_t lengt
  * Scans one value. With slot == NULL it only validates; otherwise it
  * widens *slot by the value's type (the value is known to be valid).
  */
-static int json_scan_value(struct json_scan *s, schema_type **slot);
+static int schema_json_scan_value(struct schema_json_scan *s, schema_type **slot);
 
-static int json_scan_array(struct json_scan *s, schema_type **slot)
+static int schema_json_scan_array(struct schema_json_scan *s, schema_type **slot)
 {
     schema_type *type = NULL;
     if (slot && !(type = schema_widen(slot, SCHEMA_ARRAY)))
-        return json_fail(s, "out of memory");
+        return schema_json_fail(s, "out of memory");
     schema_type **element = type && type->kind == SCHEMA_ARRAY ? &type->element : NULL;
     s->p++;
-    json_skip_space(s);
+    schema_json_skip_space(s);
     if (s->p < s->end && *s->p == ']') {
         s->p++;
         return 0;
     }
     for (;;) {
-        if (json_scan_value(s, element) < 0)
+        if (schema_json_scan_value(s, element) < 0)
             return -1;
-        json_skip_space(s);
+        schema_json_skip_space(s);
         if (s->p >= s->end)
-            return json_fail(s, "unterminated array");
+            return schema_json_fail(s, "unterminated array");
         if (*s->p == ']') {
             s->p++;
             return 0;
         }
         if (*s->p != ',')
-            return json_fail(s, "expected , or ] in an array");
+            return schema_json_fail(s, "expected , or ] in an array");
         s->p++;
     }
 }
 
-static int json_scan_object(struct json_scan *s, schema_type **slot)
+static int schema_json_scan_object(struct schema_json_scan *s, schema_type **slot)
 {
     schema_type *type = NULL;
     if (slot && !(type = schema_widen(slot, SCHEMA_STRUCT)))
-        return json_fail(s, "out of memory");
+        return schema_json_fail(s, "out of memory");
     if (type && type->kind != SCHEMA_STRUCT)
         type = NULL; /* widened to string: just skip the members */
     s->p++;
-    json_skip_space(s);
+    schema_json_skip_space(s);
     if (s->p < s->end && *s->p == '}') {
         s->p++;
         return 0;
     }
     for (;;) {
-        json_skip_space(s);
+        schema_json_skip_space(s);
         if (s->p >= s->end || *s->p != '"')
-            return json_fail(s, "expected a key in an object");
+            return schema_json_fail(s, "expected a key in an object");
         const char *start = NULL;
         size_t length = 0;
         int plain = 0;
-        if (json_scan_string(s, type != NULL, &start, &length, &plain) < 0)
+        if (schema_json_scan_string(s, type != NULL, &start, &length, &plain) < 0)
             return -1;
-        json_skip_space(s);
+        schema_json_skip_space(s);
         if (s->p >= s->end || *s->p != ':')
-            return json_fail(s, "expected : after a key");
+            return schema_json_fail(s, "expected : after a key");
         s->p++;
         schema_type **member = NULL;
         if (type) {
             const char *key = s->key.data ? s->key.data : "";
             struct schema_field *field = schema_find_field(type, key, s->key.len);
             if (!field && !(field = schema_add_field(type, key, s->key.len)))
-                return json_fail(s, "out of memory");
+                return schema_json_fail(s, "out of memory");
             member = &field->type;
         }
-        if (json_scan_value(s, member) < 0)
+        if (schema_json_scan_value(s, member) < 0)
             return -1;
-        json_skip_space(s);
+        schema_json_skip_space(s);
         if (s->p >= s->end)
-            return json_fail(s, "unterminated object");
+            return schema_json_fail(s, "unterminated object");
         if (*s->p == '}') {
             s->p++;
             return 0;
         }
         if (*s->p != ',')
-            return json_fail(s, "expected , or } in an object");
+            return schema_json_fail(s, "expected , or } in an object");
         s->p++;
     }
 }
 
-static int json_scan_value(struct json_scan *s, schema_type **slot)
+static int schema_json_scan_value(struct schema_json_scan *s, schema_type **slot)
 {
-    json_skip_space(s);
+    schema_json_skip_space(s);
     if (s->p >= s->end)
-        return json_fail(s, "unexpected end of line");
+        return schema_json_fail(s, "unexpected end of line");
     enum schema_kind kind = SCHEMA_NULL;
     switch (*s->p) {
     case '{':
     case '[': {
         if (++s->depth > SCHEMA_MAX_DEPTH)
-            return json_fail(s, "nested too deeply");
-        int rc = *s->p == '{' ? json_scan_object(s, slot) : json_scan_array(s, slot);
+            return schema_json_fail(s, "nested too deeply");
+        int rc = *s->p == '{' ? schema_json_scan_object(s, slot) : schema_json_scan_array(s, slot);
         s->depth--;
         return rc;
     }
@@ -636,34 +637,34 @@ static int json_scan_value(struct json_scan *s, schema_type **slot)
         const char *start = NULL;
         size_t length = 0;
         int plain = 0;
-        if (json_scan_string(s, 0, &start, &length, &plain) < 0)
+        if (schema_json_scan_string(s, 0, &start, &length, &plain) < 0)
             return -1;
         kind = s->infer_timestamps && plain && schema_is_timestamp(start, length) ? SCHEMA_TIMESTAMP
                                                                                   : SCHEMA_STRING;
         break;
     }
     case 't':
-        if (json_scan_literal(s, "true", 4) < 0)
+        if (schema_json_scan_literal(s, "true", 4) < 0)
             return -1;
         kind = SCHEMA_BOOLEAN;
         break;
     case 'f':
-        if (json_scan_literal(s, "false", 5) < 0)
+        if (schema_json_scan_literal(s, "false", 5) < 0)
             return -1;
         kind = SCHEMA_BOOLEAN;
         break;
     case 'n':
-        if (json_scan_literal(s, "null", 4) < 0)
+        if (schema_json_scan_literal(s, "null", 4) < 0)
             return -1;
         kind = SCHEMA_NULL;
         break;
     default:
-        if (json_scan_number(s, &kind) < 0)
+        if (schema_json_scan_number(s, &kind) < 0)
             return -1;
         break;
     }
     if (slot && !schema_widen(slot, kind))
-        return json_fail(s, "out of memory");
+        return schema_json_fail(s, "out of memory");
     return 0;
 }
 
@@ -676,31 +677,31 @@ static void schema_report_bad(const struct schema_options *options, struct schem
 }
 
 /* Scans text as one JSON record (an object); widens record when valid. */
-static int json_scan_record(struct json_scan *s, const char *text, size_t length,
-                            schema_type **record)
+static int schema_json_scan_record(struct schema_json_scan *s, const char *text, size_t length,
+                                   schema_type **record)
 {
     s->end = text + length;
     s->p = text;
     s->error = NULL;
     s->depth = 0;
-    json_skip_space(s);
+    schema_json_skip_space(s);
     if (s->p < s->end && *s->p != '{')
-        return json_fail(s, "not a JSON object");
-    if (json_scan_value(s, NULL) < 0)
+        return schema_json_fail(s, "not a JSON object");
+    if (schema_json_scan_value(s, NULL) < 0)
         return -1;
-    json_skip_space(s);
+    schema_json_skip_space(s);
     if (s->p != s->end)
-        return json_fail(s, "text after the JSON object");
+        return schema_json_fail(s, "text after the JSON object");
     s->p = text;
     s->end = text + length;
-    return json_scan_value(s, record);
+    return schema_json_scan_value(s, record);
 }
 
 static int schema_infer_json(const char *data, size_t length, int complete,
                              const struct schema_options *options, struct schema_sample *sample,
                              tp_err *err)
 {
-    struct json_scan s = {.infer_timestamps = options->infer_timestamps};
+    struct schema_json_scan s = {.infer_timestamps = options->infer_timestamps};
     const char *p = data, *end = data + length;
     long long line = 0;
     char first_error[160] = "";
@@ -714,7 +715,7 @@ static int schema_infer_json(const char *data, size_t length, int complete,
         while (q < line_end && isspace((unsigned char)*q))
             q++;
         if (q < line_end) {
-            if (json_scan_record(&s, p, (size_t)(line_end - p), &sample->record) == 0) {
+            if (schema_json_scan_record(&s, p, (size_t)(line_end - p), &sample->record) == 0) {
                 sample->records++;
             } else {
                 if (s.error && strcmp(s.error, "out of memory") == 0) {
