@@ -1,11 +1,16 @@
 /*
  * crawl: the lake -> the catalog, as an AWS Glue crawler does it, in
- * seconds and offline: picks the store from the location (a directory;
- * s3:// needs the AWS layer) and the catalog (local JSON documents in the
- * lake, or Glue), runs lib/crawl once or every --interval, and prints a
- * summary. --show prints the cataloged tables as Athena DDL instead.
+ * seconds and offline: picks the store from the location (a directory or
+ * s3://bucket/prefix) and the catalog (local JSON documents in the lake,
+ * or AWS Glue: the default for S3 lakes), runs lib/crawl once or every
+ * --interval, and prints a summary. --show prints the cataloged tables as
+ * Athena DDL instead.
  */
 #include "cmd/cmd.h"
+
+#include "aws/catalog_glue.h"
+#include "aws/glue.h"
+#include "cmd/aws_options.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -33,6 +38,16 @@ struct crawl_settings {
     long long interval_ms;
     int infer_timestamps;
     int show;
+    struct cmd_aws_options aws;
+};
+
+/* What a crawl works on: the lake's store and the catalog it writes. */
+struct crawl_target {
+    struct cmd_lake lake;
+    struct cmd_aws aws; /* for Glue when the lake is local */
+    glue_client *glue;
+    catalog *catalog;
+    char *location; /* table locations' prefix: file:///abs/ or s3://bucket/prefix/ */
 };
 
 /* Prints the DDL of the named tables, or of every table. */
@@ -149,13 +164,62 @@ static int crawl_check_settings(struct crawl_settings *settings, int npositional
     return 0;
 }
 
+/* Opens the lake (directory or S3) and the catalog (local, or Glue). */
+static int crawl_open_target(const struct crawl_settings *settings, struct crawl_target *target,
+                             tp_err *err)
+{
+    buf location = BUF_INIT;
+    if (settings->bucket) {
+        buf_append_str(&location, settings->bucket);
+        if (location.data[location.len - 1] != '/')
+            buf_append_char(&location, '/');
+    } else {
+        struct stat st;
+        char absolute[PATH_MAX];
+        errno = 0;
+        if (stat(settings->lake, &st) < 0 || !S_ISDIR(st.st_mode) ||
+            !realpath(settings->lake, absolute))
+            return tp_err_set(err, TP_ERR_IO, "lake %s: %s", settings->lake,
+                              errno == ENOENT || !errno ? "no such directory" : strerror(errno));
+        buf_printf(&location, "file://%s%s", absolute, strcmp(absolute, "/") == 0 ? "" : "/");
+    }
+    target->location = buf_detach(&location);
+    if (cmd_lake_open(settings->lake, settings->bucket, &settings->aws, &target->lake, err) < 0)
+        return -1;
+    int glue = settings->catalog ? strcmp(settings->catalog, "glue") == 0 : target->lake.on_s3;
+    if (!glue) {
+        target->catalog = catalog_local_open(target->lake.store, err);
+        return target->catalog ? 0 : -1;
+    }
+    struct cmd_aws *aws = &target->lake.aws;
+    if (!target->lake.on_s3) {
+        if (cmd_aws_open(&settings->aws, &target->aws, err) < 0)
+            return -1;
+        aws = &target->aws;
+    }
+    if (!(target->glue = glue_client_new(aws->http, aws->creds, err)))
+        return -1;
+    target->catalog = catalog_glue_open(target->glue, err);
+    return target->catalog ? 0 : -1;
+}
+
+static void crawl_close_target(struct crawl_target *target)
+{
+    catalog_free(target->catalog);
+    glue_client_free(target->glue);
+    if (target->aws.http)
+        cmd_aws_close(&target->aws);
+    cmd_lake_close(&target->lake);
+    free(target->location);
+}
+
 int cmd_crawl(int argc, char **argv)
 {
     struct crawl_settings settings = {0};
     const struct opt_spec options[] = {
         {"lake", 'l', OPT_STRING, &settings.lake, "DIR", "./lake", "TICKPIPE_LAKE",
          "the lake to crawl: a directory (or s3://bucket/prefix)", NULL},
-        {"bucket", 0, OPT_STRING, &settings.bucket, "s3://BUCKET/PREFIX", NULL, NULL,
+        {"bucket", 0, OPT_STRING, &settings.bucket, "s3://BUCKET/PREFIX", NULL, "TICKPIPE_BUCKET",
          "crawl a lake on S3 instead of --lake", NULL},
         {"database", 'd', OPT_STRING, &settings.database, "NAME", "tickpipe", "TICKPIPE_DATABASE",
          "catalog database the tables go to (created when missing)", NULL},
@@ -172,6 +236,7 @@ int cmd_crawl(int argc, char **argv)
          "update the table (Glue's UPDATE_IN_DATABASE) or only log the change (LOG)", "update|log"},
         {"show", 0, OPT_FLAG, &settings.show, NULL, NULL, NULL,
          "print the cataloged tables (or the TABLEs named) as Athena DDL; no crawl", NULL},
+        CMD_AWS_OPTION_SPECS(&settings.aws),
         {0},
     };
     const struct opt_command command = {
@@ -192,48 +257,33 @@ int cmd_crawl(int argc, char **argv)
     exit_code = crawl_check_settings(&settings, npositional);
     if (exit_code)
         return exit_code;
-    if (settings.bucket || (settings.catalog && strcmp(settings.catalog, "glue") == 0))
-        return cmd_usage_error("%s needs the AWS layer, which this build does not have yet",
-                               settings.bucket ? "an s3:// lake" : "--catalog glue");
-    struct stat st;
-    if (stat(settings.lake, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        log_error("lake %s: %s", settings.lake,
-                  errno == ENOENT || !errno ? "no such directory" : strerror(errno));
-        return CMD_EXIT_FAILURE;
-    }
     tp_err err;
     tp_err_clear(&err);
-    char absolute[PATH_MAX];
-    store *lake = NULL;
-    catalog *target = NULL;
+    struct crawl_target target = {0};
     exit_code = CMD_EXIT_FAILURE;
-    if (!realpath(settings.lake, absolute)) {
-        tp_err_set(&err, TP_ERR_IO, "lake %s: %s", settings.lake, strerror(errno));
+    if (crawl_open_target(&settings, &target, &err) < 0) {
+        if (err.code == TP_ERR_USAGE)
+            exit_code = CMD_EXIT_USAGE;
         goto done;
     }
-    if (!(lake = store_dir_open(settings.lake, &err)) || !(target = catalog_local_open(lake, &err)))
-        goto done;
     if (settings.show) {
-        exit_code = crawl_show(target, settings.database, argv + 1, npositional, &err) < 0
+        exit_code = crawl_show(target.catalog, settings.database, argv + 1, npositional, &err) < 0
                         ? CMD_EXIT_FAILURE
                         : CMD_EXIT_OK;
         goto done;
     }
-    buf location = BUF_INIT;
-    buf_printf(&location, "file://%s%s", absolute, strcmp(absolute, "/") == 0 ? "" : "/");
     struct crawl_options crawl_options = {
         .database = settings.database,
-        .location = location.data,
+        .location = target.location,
         .sample_bytes = settings.sample_bytes,
         .infer_timestamps = settings.infer_timestamps,
         .log_schema_changes = strcmp(settings.on_schema_change, "log") == 0,
         .crawler_name = "tickpipe",
     };
-    if (settings.interval_ms > 0)
-        cmd_install_stop_handlers();
+    cmd_install_stop_handlers();
     for (;;) {
         int64_t started = clock_monotonic_ns();
-        exit_code = crawl_once(lake, target, &crawl_options);
+        exit_code = crawl_once(target.lake.store, target.catalog, &crawl_options);
         if (settings.interval_ms <= 0 || cmd_stop_requested)
             break;
         crawl_sleep_until(started + settings.interval_ms * 1000000);
@@ -242,11 +292,9 @@ int cmd_crawl(int argc, char **argv)
             break;
         }
     }
-    buf_free(&location);
 done:
     if (err.msg[0])
         log_error("%s", err.msg);
-    catalog_free(target);
-    store_free(lake);
+    crawl_close_target(&target);
     return exit_code;
 }
