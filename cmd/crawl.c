@@ -178,9 +178,11 @@ static int crawl_open_target(const struct crawl_settings *settings, struct crawl
         char absolute[PATH_MAX];
         errno = 0;
         if (stat(settings->lake, &st) < 0 || !S_ISDIR(st.st_mode) ||
-            !realpath(settings->lake, absolute))
-            return tp_err_set(err, TP_ERR_IO, "lake %s: %s", settings->lake,
-                              errno == ENOENT || !errno ? "no such directory" : strerror(errno));
+            !realpath(settings->lake, absolute)) {
+            tp_err_set(err, TP_ERR_IO, "lake %s: %s", settings->lake,
+                       errno == ENOENT || !errno ? "no such directory" : strerror(errno));
+            return -1;
+        }
         buf_printf(&location, "file://%s%s", absolute, strcmp(absolute, "/") == 0 ? "" : "/");
     }
     target->location = buf_detach(&location);
