@@ -302,12 +302,53 @@ def consume_layout_from_shared_data():
     check_glue_shapes("consume layout", docs)
 
 
+def consume_lake_from_shared_data():
+    """A lake written by `tickpipe consume` (produce -> mock cluster -> consume)."""
+    source = h.shared_file("lean_minute_trades_2013-10-04_11.csv")
+    if not source:
+        h.skip("lake written by tickpipe consume", "lean_minute_trades_2013-10-04_11.csv absent")
+        return
+    cluster, bootstrap = h.mock_cluster(4, ["ticks"])
+    try:
+        produced = h.tickpipe("produce", "-q", "-b", bootstrap, "--csv", source, "--topic", "ticks",
+                              "--timezone", "America/New_York")
+        lake = os.path.join(h.tempdir(), "lake")
+        consumed = h.tickpipe("consume", "-q", "-b", bootstrap, "--topic", "ticks", "--lake", lake,
+                              "--exit-at-end", "-p", "dt,hour")
+    finally:
+        h.stop(cluster)
+    if not check("consume wrote the lake", produced.returncode == 0 and consumed.returncode == 0,
+                 produced.stderr + consumed.stderr):
+        return
+    rows = sum(1 for _ in open(source)) - 1
+    proc = crawl(lake, valgrind=True)
+    c = summary(proc)
+    docs = catalog_docs(lake)
+    check("consume lake: crawled, nothing bad", proc.returncode == 0 and c.get("bad") == 0 and
+          c.get("sampled") == c.get("objects") > 0, proc.stderr)
+    table, partitions = docs.get("ticks", ({}, []))
+    h.check_equal("consume lake: columns and Hive types",
+                  [(c["Name"], c["Type"]) for c in table.get("StorageDescriptor", {}).get("Columns", [])],
+                  [("timestamp", "string"), ("symbol", "string"), ("open", "double"), ("high", "double"),
+                   ("low", "double"), ("close", "double"), ("volume", "bigint")])
+    h.check_equal("consume lake: partition keys dt, hour", [k["Name"] for k in table.get("PartitionKeys", [])],
+                  ["dt", "hour"])
+    folders = {os.path.relpath(d, os.path.join(lake, "ticks")) for d, _, files in os.walk(os.path.join(lake, "ticks"))
+               if any(f.endswith(".jsonl.gz") for f in files)}
+    h.check_equal("consume lake: one partition per dt/hour folder",
+                  sorted("dt=%s/hour=%s" % tuple(p["Values"]) for p in partitions), sorted(folders))
+    h.check_equal("consume lake: recordCount = rows produced", table.get("Parameters", {}).get("recordCount"),
+                  str(rows))
+    check_glue_shapes("consume lake", docs)
+
+
 def body():
     golden_lakes()
     incremental()
     options_and_exit_codes()
     interval()
     consume_layout_from_shared_data()
+    consume_lake_from_shared_data()
 
 
 h.main(body)
