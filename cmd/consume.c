@@ -7,13 +7,13 @@
  */
 #include "cmd/cmd.h"
 #include "cmd/aws_options.h"
+#include "cmd/kafka_options.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kafka/config.h"
 #include "kafka/consumer.h"
 #include "lib/buf.h"
 #include "lib/clock.h"
@@ -28,8 +28,7 @@
 struct consume_settings {
     struct opt_list topics;
     struct opt_list time_fields;
-    struct opt_list overrides;
-    const char *brokers;
+    struct cmd_kafka_options kafka;
     const char *group;
     const char *lake_path;
     const char *bucket;
@@ -46,7 +45,6 @@ struct consume_settings {
     long long flush_interval_ms;
     long long max_open_objects;
     long long stats_interval_ms;
-    long long timeout_ms;
     int exit_at_end;
     struct cmd_aws_options aws;
 };
@@ -332,7 +330,7 @@ static void consume_free_settings(struct consume_settings *settings)
 {
     opt_list_free(&settings->topics);
     opt_list_free(&settings->time_fields);
-    opt_list_free(&settings->overrides);
+    cmd_kafka_options_free(&settings->kafka);
 }
 
 int cmd_consume(int argc, char **argv)
@@ -341,8 +339,6 @@ int cmd_consume(int argc, char **argv)
     const struct opt_spec options[] = {
         {"topic", 't', OPT_LIST, &settings.topics, "TOPIC", NULL, "TICKPIPE_TOPIC",
          "topic to consume (repeatable)", NULL},
-        {"brokers", 'b', OPT_STRING, &settings.brokers, "HOST:PORT,...", "127.0.0.1:9092",
-         "TICKPIPE_BROKERS", "Kafka bootstrap servers", NULL},
         {"group", 'g', OPT_STRING, &settings.group, "GROUP", "tickpipe-lake", "TICKPIPE_GROUP",
          "consumer group (run several consumers with one group to scale out)", NULL},
         {"lake", 'l', OPT_STRING, &settings.lake_path, "DIR", "./lake", "TICKPIPE_LAKE",
@@ -383,10 +379,7 @@ int cmd_consume(int argc, char **argv)
          "print a stats line this often (0: only at the end)", NULL},
         {"stats-json", 0, OPT_STRING, &settings.stats_json, "FILE", NULL, NULL,
          "append each stats line as JSON to FILE", NULL},
-        {"timeout", 0, OPT_DURATION, &settings.timeout_ms, "DURATION", "30s", "TICKPIPE_TIMEOUT",
-         "give up when Kafka is unreachable this long", NULL},
-        {"property", 'X', OPT_LIST, &settings.overrides, "KEY=VALUE", NULL, NULL,
-         "librdkafka property, as kcat -X (repeatable; -X list shows them all)", NULL},
+        CMD_KAFKA_OPTION_SPECS(&settings.kafka),
         CMD_AWS_OPTION_SPECS(&settings.aws),
         {0},
     };
@@ -407,12 +400,10 @@ int cmd_consume(int argc, char **argv)
         consume_free_settings(&settings);
         return exit_code;
     }
-    for (int i = 0; i < settings.overrides.count; i++) {
-        if (strcmp(settings.overrides.items[i], "list") == 0) {
-            kafka_conf_show_properties(stdout);
-            consume_free_settings(&settings);
-            return CMD_EXIT_OK;
-        }
+    int checked = cmd_kafka_check(&settings.kafka);
+    if (checked) {
+        consume_free_settings(&settings);
+        return checked == 1 ? CMD_EXIT_OK : checked;
     }
     enum lake_partitioning partitioning = LAKE_PARTITION_DT;
     tp_err err;
@@ -428,9 +419,6 @@ int cmd_consume(int argc, char **argv)
         exit_code = cmd_usage_error("--gzip-level must be 1-12");
     else if (settings.max_open_objects < 1)
         exit_code = cmd_usage_error("--max-open-objects must be at least 1");
-    else if (kafka_conf_validate(settings.brokers, settings.overrides.items,
-                                 settings.overrides.count, &err) < 0)
-        exit_code = cmd_usage_error("%s", err.msg);
     if (exit_code) {
         consume_free_settings(&settings);
         return exit_code;
@@ -478,15 +466,15 @@ int cmd_consume(int argc, char **argv)
     if (!(run.lake = lake_new(&lake_options, &err)))
         goto done;
     struct kafka_consumer_options consumer_options = {
-        settings.brokers,         settings.group,
-        settings.topics.items,    settings.topics.count,
-        settings.overrides.items, settings.overrides.count,
-        settings.timeout_ms,      {consume_on_assign, consume_on_revoke, &run},
+        settings.kafka.brokers,          settings.group,
+        settings.topics.items,           settings.topics.count,
+        settings.kafka.properties.items, settings.kafka.properties.count,
+        settings.kafka.timeout_ms,       {consume_on_assign, consume_on_revoke, &run},
     };
     if (!(run.consumer = kafka_consumer_new(&consumer_options, &err)))
         goto done;
-    log_info("consuming %s from %s into %s (group %s)", settings.topics.items[0], settings.brokers,
-             run.store->location, settings.group);
+    log_info("consuming %s from %s into %s (group %s)", settings.topics.items[0],
+             settings.kafka.brokers, run.store->location, settings.group);
     int loop_rc = consume_loop(&run, &err);
     /* flush what is buffered, then leave the group */
     lake_each_due(run.lake, -1, consume_flush, &run);

@@ -5,6 +5,7 @@
  * --replay-speed), loops or samples, and waits for every delivery report.
  */
 #include "cmd/cmd.h"
+#include "cmd/kafka_options.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kafka/config.h"
 #include "kafka/producer.h"
 #include "lib/buf.h"
 #include "lib/clock.h"
@@ -29,7 +29,6 @@
 struct produce_settings {
     const char *csv_path;
     const char *topic;
-    const char *brokers;
     const char *time_column;
     const char *key_column;
     const char *timezone;
@@ -39,11 +38,10 @@ struct produce_settings {
     double replay_speed;
     long long limit;
     long long learn_rows;
-    long long timeout_ms;
     int loop;
     int sample;
     int dry_run;
-    struct opt_list overrides;
+    struct cmd_kafka_options kafka;
 };
 
 struct produce_run {
@@ -382,8 +380,6 @@ static int produce_check_settings(const struct produce_settings *settings, int n
         return cmd_usage_error("--delimiter must be one character, got '%s'", settings->delimiter);
     if (settings->learn_rows < 1)
         return cmd_usage_error("--learn-rows must be at least 1");
-    if (settings->timeout_ms < 1000)
-        return cmd_usage_error("--timeout must be at least 1s");
     return 0;
 }
 
@@ -395,8 +391,6 @@ int cmd_produce(int argc, char **argv)
          "CSV file to replay, or - for stdin", NULL},
         {"topic", 't', OPT_STRING, &settings.topic, "TOPIC", NULL, "TICKPIPE_TOPIC",
          "Kafka topic to write to", NULL},
-        {"brokers", 'b', OPT_STRING, &settings.brokers, "HOST:PORT,...", "127.0.0.1:9092",
-         "TICKPIPE_BROKERS", "Kafka bootstrap servers", NULL},
         {"time-column", 0, OPT_STRING, &settings.time_column, "NAME", NULL, NULL,
          "event-time column (default: first of timestamp, datetime, date, time, ts)", NULL},
         {"key-column", 0, OPT_STRING, &settings.key_column, "NAME", NULL, NULL,
@@ -418,12 +412,9 @@ int cmd_produce(int argc, char **argv)
          NULL},
         {"learn-rows", 0, OPT_INT, &settings.learn_rows, "N", "1000", NULL,
          "rows read ahead to learn which columns are numeric", NULL},
-        {"timeout", 0, OPT_DURATION, &settings.timeout_ms, "DURATION", "30s", "TICKPIPE_TIMEOUT",
-         "give up when Kafka is unreachable or a message is undelivered this long", NULL},
         {"dry-run", 0, OPT_FLAG, &settings.dry_run, NULL, NULL, NULL,
          "print key<TAB>json lines on stdout instead of sending (kcat -P -K'\\t' input)", NULL},
-        {"property", 'X', OPT_LIST, &settings.overrides, "KEY=VALUE", NULL, NULL,
-         "librdkafka property, as kcat -X (repeatable; -X list shows them all)", NULL},
+        CMD_KAFKA_OPTION_SPECS(&settings.kafka),
         {0},
     };
     const struct opt_command command = {
@@ -439,28 +430,19 @@ int cmd_produce(int argc, char **argv)
         options};
     int npositional, exit_code;
     if (cmd_parse(&command, argc, argv, &npositional, &exit_code) < 0) {
-        opt_list_free(&settings.overrides);
+        cmd_kafka_options_free(&settings.kafka);
         return exit_code;
     }
-    for (int i = 0; i < settings.overrides.count; i++) {
-        if (strcmp(settings.overrides.items[i], "list") == 0) {
-            kafka_conf_show_properties(stdout);
-            opt_list_free(&settings.overrides);
-            return CMD_EXIT_OK;
-        }
-    }
-    exit_code = produce_check_settings(&settings, npositional);
-    if (exit_code) {
-        opt_list_free(&settings.overrides);
+    int checked = cmd_kafka_check(&settings.kafka);
+    exit_code = checked == 1 ? CMD_EXIT_OK
+                : checked    ? checked
+                             : produce_check_settings(&settings, npositional);
+    if (checked || exit_code) {
+        cmd_kafka_options_free(&settings.kafka);
         return exit_code;
     }
     tp_err err;
     tp_err_clear(&err);
-    if (kafka_conf_validate(settings.brokers, settings.overrides.items, settings.overrides.count,
-                            &err) < 0) {
-        opt_list_free(&settings.overrides);
-        return cmd_usage_error("%s", err.msg);
-    }
     cmd_install_stop_handlers();
     struct produce_run run = {.settings = &settings, .fd = -1};
     exit_code = CMD_EXIT_FAILURE;
@@ -489,8 +471,8 @@ int cmd_produce(int argc, char **argv)
         goto done;
     }
     struct kafka_producer_options producer_options = {
-        settings.brokers, settings.topic, settings.overrides.items, settings.overrides.count,
-        settings.timeout_ms};
+        settings.kafka.brokers, settings.topic, settings.kafka.properties.items,
+        settings.kafka.properties.count, settings.kafka.timeout_ms};
     run.producer = kafka_producer_new(&producer_options, &err);
     if (!run.producer) {
         if (err.code == TP_ERR_USAGE)
@@ -501,7 +483,7 @@ int cmd_produce(int argc, char **argv)
     if (stream_rc < 0)
         log_error("%s", err.msg);
     tp_err flush_err;
-    int flush_rc = kafka_producer_flush(run.producer, settings.timeout_ms, &flush_err);
+    int flush_rc = kafka_producer_flush(run.producer, settings.kafka.timeout_ms, &flush_err);
     log_progress_end();
     struct kafka_producer_stats stats;
     kafka_producer_get_stats(run.producer, &stats);
@@ -523,6 +505,6 @@ done:
     if (err.msg[0])
         log_error("%s", err.msg);
     produce_run_free(&run);
-    opt_list_free(&settings.overrides);
+    cmd_kafka_options_free(&settings.kafka);
     return exit_code;
 }
