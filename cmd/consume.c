@@ -351,8 +351,8 @@ int cmd_consume(int argc, char **argv)
          "jsonl|csv"},
         {"compression", 0, OPT_CHOICE, &settings.compression, "CODEC", "gzip", NULL,
          "object compression", "gzip|none"},
-        {"gzip-level", 0, OPT_INT, &settings.gzip_level, "N", "6", NULL,
-         "gzip level, 1 (fastest) to 12 (smallest)", NULL},
+        {"gzip-level", 0, OPT_INT, &settings.gzip_level, "N", "1", NULL,
+         "gzip level, 1 (fastest; smaller than gzip -1) to 12 (smallest)", NULL},
         {"partition-by", 'p', OPT_CHOICE, &settings.partition_by, "SCHEME", "dt", NULL,
          "Hive partitions by event time: dt=YYYY-MM-DD, dt=.../hour=HH, year=YYYY, "
          "month=YYYY-MM, none",

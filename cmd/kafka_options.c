@@ -20,8 +20,8 @@ int cmd_kafka_check(const struct cmd_kafka_options *options)
     if (options->timeout_ms < 1000)
         return cmd_usage_error("--timeout must be at least 1s");
     tp_err err;
-    if (kafka_conf_validate(options->brokers, options->properties.items,
-                            options->properties.count, &err) < 0)
+    if (kafka_conf_validate(options->brokers, options->properties.items, options->properties.count,
+                            &err) < 0)
         return cmd_usage_error("%s", err.msg);
     return 0;
 }

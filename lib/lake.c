@@ -18,7 +18,10 @@
 #include "lib/log.h"
 #include "lib/timestamp.h"
 
-#define LAKE_CHUNK_BYTES (256 * 1024)
+/* Uncompressed bytes an object buffers before they become a gzip member,
+ * and the most all open objects together may buffer (memory bound). */
+#define LAKE_CHUNK_BYTES   (128 * 1024)
+#define LAKE_PENDING_LIMIT (8 * 1024 * 1024)
 
 struct lake_object {
     char *key;
@@ -56,6 +59,7 @@ struct lake {
     struct lake_batch **batches;
     size_t batch_count;
     struct lake_stats stats;
+    size_t pending_bytes; /* buffered in all open objects */
 };
 
 static char *lake_strdup(const char *s)
@@ -99,6 +103,7 @@ static void lake_free_keys(char **keys, size_t count)
 /* Aborts the object's writer (if any) and frees it. */
 static void lake_object_drop(lake *l, struct lake_object *object)
 {
+    l->pending_bytes -= object->pending.len;
     if (object->writer)
         l->options.store->ops->writer_abort(object->writer);
     free(object->key);
@@ -290,10 +295,21 @@ static void lake_partition_path(const lake *l, int64_t event_ms, char *out, size
     }
 }
 
-/* Finds or opens the batch's object for a lookup key. Returns NULL with
- * *full set when the batch already spreads over max_open_objects. */
+/* Finds the batch's object for a lookup key, or opens one named `key`
+ * (built only then: most messages go to an object already open). Returns
+ * NULL with *full set when the batch already spreads over
+ * max_open_objects. */
+struct lake_object_name {
+    const char *table;
+    const char *path;
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    const char *suffix;
+};
+
 static struct lake_object *lake_object_for(lake *l, struct lake_batch *batch, const char *lookup,
-                                           const char *key, int *full)
+                                           const struct lake_object_name *name, int *full)
 {
     *full = 0;
     if (batch->last_used < batch->count &&
@@ -320,7 +336,8 @@ static struct lake_object *lake_object_for(lake *l, struct lake_batch *batch, co
     struct lake_object *object = &batch->objects[batch->count];
     memset(object, 0, sizeof *object);
     object->lookup = strdup(lookup);
-    object->key = strdup(key);
+    object->key = lake_object_key(name->table, name->path, name->topic, name->partition,
+                                  name->offset, name->suffix);
     if (!object->lookup || !object->key) {
         free(object->lookup);
         free(object->key);
@@ -351,7 +368,28 @@ static int lake_object_drain(lake *l, struct lake_object *object, tp_err *err)
     if (s->ops->writer_write(object->writer, data, length, err) < 0)
         return -1;
     l->stats.bytes_out += (long long)length;
-    buf_reset(&object->pending);
+    l->pending_bytes -= object->pending.len;
+    if (object->pending.cap > 2 * LAKE_CHUNK_BYTES)
+        buf_free(&object->pending); /* a rare big message: give the memory back */
+    else
+        buf_reset(&object->pending);
+    return 0;
+}
+
+/* Keeps the bytes buffered across all objects under LAKE_PENDING_LIMIT by
+ * draining the fullest objects of the batch. */
+static int lake_limit_pending(lake *l, struct lake_batch *batch, tp_err *err)
+{
+    while (l->pending_bytes > LAKE_PENDING_LIMIT) {
+        struct lake_object *fullest = NULL;
+        for (size_t i = 0; i < batch->count; i++)
+            if (!fullest || batch->objects[i].pending.len > fullest->pending.len)
+                fullest = &batch->objects[i];
+        if (!fullest || fullest->pending.len == 0)
+            return 0; /* the rest is buffered by other partitions' batches */
+        if (lake_object_drain(l, fullest, err) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -430,15 +468,15 @@ static int lake_add_error(lake *l, struct lake_batch *batch, const struct lake_m
     snprintf(lookup, sizeof lookup, "\x01%s", path);
     buf prefix = BUF_INIT;
     buf_printf(&prefix, "_errors/%s", m->topic);
-    char *key = lake_object_key(prefix.data, path, m->topic, m->partition, m->offset,
-                                l->gzip ? ".jsonl.gz" : ".jsonl");
-    buf_free(&prefix);
+    struct lake_object_name name = {prefix.data,  path,      m->topic,
+                                    m->partition, m->offset, l->gzip ? ".jsonl.gz" : ".jsonl"};
     int full;
-    struct lake_object *object = lake_object_for(l, batch, lookup, key, &full);
-    free(key);
+    struct lake_object *object = lake_object_for(l, batch, lookup, &name, &full);
+    buf_free(&prefix);
     if (!object)
         return full ? LAKE_FLUSH_FIRST : tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
     buf *out = &object->pending;
+    size_t before = out->len;
     buf_append_str(out, "{\"topic\":");
     json_append_string(out, m->topic, strlen(m->topic));
     buf_printf(out, ",\"partition\":%d,\"offset\":%lld,\"timestamp\":%lld,\"reason\":",
@@ -458,6 +496,7 @@ static int lake_add_error(lake *l, struct lake_batch *batch, const struct lake_m
         buf_append_char(out, '"');
     }
     buf_append_str(out, "}\n");
+    l->pending_bytes += out->len - before;
     object->records++;
     l->stats.errors++;
     return LAKE_ADDED;
@@ -509,16 +548,20 @@ int lake_add(lake *l, const struct lake_message *m, int64_t now_ms, tp_err *err)
         line = l->options.format == LAKE_FORMAT_CSV || multiline ? l->line.data : m->value;
         line_length =
             l->options.format == LAKE_FORMAT_CSV || multiline ? l->line.len : m->value_length;
-        char *key = lake_object_key(l->table ? l->table : m->topic, path, m->topic, m->partition,
-                                    m->offset, lake_suffix(l));
+        struct lake_object_name name = {l->table ? l->table : m->topic,
+                                        path,
+                                        m->topic,
+                                        m->partition,
+                                        m->offset,
+                                        lake_suffix(l)};
         int full;
         struct lake_object *object =
-            lake_object_for(l, batch, columns.data ? columns.data : path, key, &full);
-        free(key);
+            lake_object_for(l, batch, columns.data ? columns.data : path, &name, &full);
         if (!object) {
             buf_free(&columns);
             return full ? LAKE_FLUSH_FIRST : tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
         }
+        size_t before = object->pending.len;
         const char *separator = columns.data ? strchr(columns.data, '\x1f') : NULL;
         if (object->records == 0 && l->options.format == LAKE_FORMAT_CSV && separator) {
             buf_append_str(&object->pending, separator + 1);
@@ -528,6 +571,7 @@ int lake_add(lake *l, const struct lake_message *m, int64_t now_ms, tp_err *err)
         buf_append(&object->pending, line, line_length);
         if (l->options.format == LAKE_FORMAT_JSONL && !multiline)
             buf_append_char(&object->pending, '\n');
+        l->pending_bytes += object->pending.len - before;
         object->records++;
         l->stats.records++;
         if (event_ms < batch->min_event_ms)
@@ -536,6 +580,8 @@ int lake_add(lake *l, const struct lake_message *m, int64_t now_ms, tp_err *err)
             batch->max_event_ms = event_ms;
         added = LAKE_ADDED;
         if (object->pending.len >= LAKE_CHUNK_BYTES && lake_object_drain(l, object, err) < 0)
+            return -1;
+        if (lake_limit_pending(l, batch, err) < 0)
             return -1;
     }
     if (added != LAKE_ADDED)
