@@ -14,6 +14,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"broker", cmd_broker, "run a durable single-node Kafka-protocol broker"},
     {"produce", cmd_produce, "replay a CSV file (or stdin) into a Kafka topic, as JSON ticks"},
 };
 
