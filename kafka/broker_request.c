@@ -86,7 +86,11 @@ int broker_request_decode_header(uint8_t *frame, size_t len, struct broker_reque
     header->api_version = broker_read_i16(&r);
     header->correlation_id = broker_read_i32(&r);
     header->client_id = broker_read_nullable_string(&r);
-    if (!r.error && broker_api_find(header->api_key) &&
+    /* Header v2 (tags) only matters for versions we decode; an unsupported
+     * version is answered or refused from the first fields alone. */
+    const struct broker_api_range *api = broker_api_find(header->api_key);
+    if (!r.error && api && header->api_version >= api->min_version &&
+        header->api_version <= api->max_version &&
         broker_api_is_flexible(header->api_key, header->api_version))
         broker_read_skip_tags(&r);
     if (r.error) {

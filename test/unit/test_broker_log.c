@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "kafka/broker_log.h"
+#include "lib/log.h"
 #include "test/unit/broker_test_util.h"
 
 static const struct broker_log_config small_segments = {1024, 1 << 20, 0};
@@ -283,6 +284,7 @@ static void test_batch_validation(void)
 
 int main(void)
 {
+    log_set_level(LOG_ERROR);
     RUN(test_append_read_and_segments);
     RUN(test_recovery_truncates_torn_and_corrupt_tails);
     RUN(test_retention_deletes_whole_old_segments);

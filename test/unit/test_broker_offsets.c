@@ -5,6 +5,7 @@
 #include <fcntl.h>
 
 #include "kafka/broker_offsets.h"
+#include "lib/log.h"
 #include "test/unit/broker_test_util.h"
 
 static int64_t get(struct broker_offsets *offsets, const char *group, const char *topic,
@@ -78,6 +79,7 @@ static void test_commit_reopen_and_torn_tail(void)
 
 int main(void)
 {
+    log_set_level(LOG_ERROR);
     RUN(test_commit_reopen_and_torn_tail);
     CHECK_EXIT();
 }

@@ -64,8 +64,8 @@ static void test_env_then_argv_precedence(void)
 
 static void test_forms_and_positionals(void)
 {
-    char *argv[] = {"test", "pos1", "--count=7", "-ff", "-Xa=1", "-X", "b=2", "pos2", "--", "--name",
-                    NULL};
+    char *argv[] = {"test", "pos1", "--count=7", "-ff",    "-Xa=1", "-X",
+                    "b=2",  "pos2", "--",        "--name", NULL};
     int npos;
     tp_err err;
     CHECK_INT(parse(10, argv, &npos, &err), OPT_OK);
