@@ -35,6 +35,8 @@
 #define BROKER_MAX_POLL_MS        200
 #define BROKER_RETENTION_CHECK_MS 30000
 
+static int broker_flusher_start(struct broker_flusher *flusher, tp_err *err);
+
 void broker_config_defaults(struct broker_config *config)
 {
     memset(config, 0, sizeof *config);
@@ -262,6 +264,10 @@ struct broker *broker_open(const struct broker_config *config, tp_err *err)
         broker_load_producer_ids(broker, err) < 0 ||
         !(broker->topics = broker_topics_open(broker->data_dir, &log_config, err)) ||
         !(broker->offsets = broker_offsets_open(groups_dir, err))) {
+        broker_close(broker);
+        return NULL;
+    }
+    if (config->fsync == BROKER_FSYNC_INTERVAL && broker_flusher_start(&broker->flusher, err) < 0) {
         broker_close(broker);
         return NULL;
     }
@@ -705,13 +711,95 @@ static int64_t broker_next_deadline(const struct broker *broker)
     return next;
 }
 
-/* fdatasyncs every log appended to since the last sync, and the offsets. */
+/* ---- background fsync (--fsync interval) ---- */
+
+static void *broker_flusher_main(void *arg)
+{
+    struct broker_flusher *flusher = arg;
+    pthread_mutex_lock(&flusher->lock);
+    for (;;) {
+        while (flusher->count == 0 && !flusher->stop)
+            pthread_cond_wait(&flusher->wake, &flusher->lock);
+        if (flusher->count == 0 && flusher->stop)
+            break;
+        int fd = flusher->fds[--flusher->count];
+        pthread_mutex_unlock(&flusher->lock);
+        if (fsync(fd) < 0) /* fsync, not fdatasync: some are directories */
+            log_error("background fsync: %s", strerror(errno));
+        close(fd);
+        pthread_mutex_lock(&flusher->lock);
+    }
+    pthread_mutex_unlock(&flusher->lock);
+    return NULL;
+}
+
+static int broker_flusher_start(struct broker_flusher *flusher, tp_err *err)
+{
+    pthread_mutex_init(&flusher->lock, NULL);
+    pthread_cond_init(&flusher->wake, NULL);
+    int rc = pthread_create(&flusher->thread, NULL, broker_flusher_main, flusher);
+    if (rc != 0)
+        return tp_err_set(err, TP_ERR_INTERNAL, "start fsync thread: %s", strerror(rc));
+    flusher->started = 1;
+    return 0;
+}
+
+/* Queues descriptors for fdatasync; syncs them here when out of memory. */
+static void broker_flusher_push(struct broker_flusher *flusher, const int *fds, int n)
+{
+    pthread_mutex_lock(&flusher->lock);
+    if (flusher->count + n > flusher->capacity) {
+        int capacity = (flusher->count + n) * 2;
+        int *grown = realloc(flusher->fds, (size_t)capacity * sizeof *grown);
+        if (!grown) {
+            pthread_mutex_unlock(&flusher->lock);
+            for (int i = 0; i < n; i++) {
+                fdatasync(fds[i]);
+                close(fds[i]);
+            }
+            return;
+        }
+        flusher->fds = grown;
+        flusher->capacity = capacity;
+    }
+    memcpy(flusher->fds + flusher->count, fds, (size_t)n * sizeof *fds);
+    flusher->count += n;
+    pthread_cond_signal(&flusher->wake);
+    pthread_mutex_unlock(&flusher->lock);
+}
+
+/* Lets the thread finish what it holds, then joins it. */
+static void broker_flusher_stop(struct broker_flusher *flusher)
+{
+    if (!flusher->started)
+        return;
+    pthread_mutex_lock(&flusher->lock);
+    flusher->stop = 1;
+    pthread_cond_signal(&flusher->wake);
+    pthread_mutex_unlock(&flusher->lock);
+    pthread_join(flusher->thread, NULL);
+    pthread_mutex_destroy(&flusher->lock);
+    pthread_cond_destroy(&flusher->wake);
+    free(flusher->fds);
+    flusher->started = 0;
+}
+
+/* fdatasyncs every log appended to since the last sync (in the flusher
+ * thread when there is one), and the offsets. */
 static void broker_sync_dirty(struct broker *broker)
 {
     for (int i = 0; i < broker->dirty_log_count; i++) {
         tp_err err;
-        if (broker_log_sync(broker->dirty_logs[i], &err) < 0)
+        struct broker_log *log = broker->dirty_logs[i];
+        if (broker->flusher.started) {
+            int fds[8], n;
+            while ((n = broker_log_take_sync_fds(log, fds, 8, &err)) > 0)
+                broker_flusher_push(&broker->flusher, fds, n);
+            if (n < 0)
+                log_error("%s", err.msg);
+        } else if (broker_log_sync(log, &err) < 0) {
             log_error("%s", err.msg);
+        }
     }
     broker->dirty_log_count = 0;
     tp_err err;
@@ -881,6 +969,7 @@ void broker_close(struct broker *broker)
     for (struct broker_conn *conn = broker->conns; conn; conn = conn->next)
         broker_conn_close(conn, "broker stopping");
     broker_reap_closed(broker);
+    broker_flusher_stop(&broker->flusher);
     if (broker->topics && broker->offsets)
         broker_sync_all(broker);
     broker_groups_free(broker->groups);

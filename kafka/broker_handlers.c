@@ -32,6 +32,10 @@ enum {
 };
 
 #define BROKER_CLUSTER_ID "tickpipe-single-node"
+/* Upper bound of one Fetch response whatever the client asks (it fetches
+ * again): keeps memory per connection bounded. One batch larger than this
+ * is still sent whole. */
+#define BROKER_FETCH_RESPONSE_MAX (8 * 1024 * 1024)
 
 static struct broker_topic *broker_find_topic(struct broker *broker, struct kafka_str name)
 {
@@ -340,6 +344,8 @@ static int64_t broker_write_fetch(struct broker_conn *conn, int *errors)
     struct broker_writer *w = &conn->out;
     int64_t total = 0;
     int64_t max_bytes = body->max_bytes > 0 ? body->max_bytes : 0;
+    if (max_bytes > BROKER_FETCH_RESPONSE_MAX)
+        max_bytes = BROKER_FETCH_RESPONSE_MAX;
     if (v >= 1)
         broker_write_i32(w, 0);
     if (v >= 7) {

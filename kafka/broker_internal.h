@@ -55,6 +55,18 @@ struct broker_conn {
 
 struct broker_groups;
 
+/* With --fsync interval, fdatasync runs in this thread so a slow disk
+ * never stalls the event loop. It only receives duplicated descriptors. */
+struct broker_flusher {
+    pthread_t thread;
+    int started;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    int *fds;
+    int count, capacity;
+    int stop;
+};
+
 struct broker {
     struct broker_config config;
     char *data_dir;
@@ -85,6 +97,7 @@ struct broker {
     int64_t next_retention_ms;
     int64_t next_producer_id;
     int64_t producer_id_limit; /* ids below this are reserved on disk */
+    struct broker_flusher flusher;
 };
 
 enum broker_handle_result {

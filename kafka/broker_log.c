@@ -53,6 +53,8 @@ struct broker_log {
     int segment_capacity;
     int read_segment; /* a non-active segment whose fd is open, or -1 */
     int dir_dirty;
+    int retired_fds[4]; /* rolled segments still to fdatasync */
+    int retired_count;
     uint64_t appended;
     struct broker_producer_state *producers;
 };
@@ -409,6 +411,8 @@ void broker_log_close(struct broker_log *log)
         return;
     for (int i = 0; i < log->segment_count; i++)
         broker_segment_release(&log->segments[i]);
+    for (int i = 0; i < log->retired_count; i++)
+        close(log->retired_fds[i]);
     free(log->segments);
     broker_producer_state_free(log->producers);
     free(log->dir);
@@ -457,14 +461,19 @@ struct broker_producer_state *broker_log_producers(struct broker_log *log)
 static int broker_log_roll(struct broker_log *log, int64_t now_ms, tp_err *err)
 {
     struct broker_segment *old = broker_log_active(log);
-    if (log->config.sync_on_roll && old->dirty && fdatasync(old->fd) < 0)
-        return tp_err_set(err, TP_ERR_IO, "sync %s segment %lld: %s", log->name,
-                          (long long)old->base_offset, strerror(errno));
+    int keep_for_sync = log->config.sync_on_roll && old->dirty;
+    if (keep_for_sync && log->retired_count == (int)(sizeof log->retired_fds / sizeof(int)) &&
+        broker_log_sync(log, err) < 0)
+        return -1;
+    keep_for_sync = log->config.sync_on_roll && old->dirty;
     int old_index = log->segment_count - 1;
     if (broker_log_create_segment(log, broker_log_end_offset(log), now_ms, err) < 0)
         return -1;
     struct broker_segment *previous = &log->segments[old_index];
-    close(previous->fd);
+    if (keep_for_sync)
+        log->retired_fds[log->retired_count++] = previous->fd;
+    else
+        close(previous->fd);
     previous->fd = -1;
     previous->dirty = 0;
     return 0;
@@ -678,17 +687,11 @@ int64_t broker_log_offset_for_timestamp(struct broker_log *log, int64_t timestam
 
 int broker_log_dirty(const struct broker_log *log)
 {
-    return log->dir_dirty || log->segments[log->segment_count - 1].dirty;
+    return log->dir_dirty || log->retired_count || log->segments[log->segment_count - 1].dirty;
 }
 
-int broker_log_sync(struct broker_log *log, tp_err *err)
+static int broker_log_sync_dir(struct broker_log *log, tp_err *err)
 {
-    struct broker_segment *active = broker_log_active(log);
-    if (active->dirty) {
-        if (fdatasync(active->fd) < 0)
-            return tp_err_set(err, TP_ERR_IO, "sync %s: %s", log->name, strerror(errno));
-        active->dirty = 0;
-    }
     if (log->dir_dirty) {
         int fd = open(log->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0 || fsync(fd) < 0) {
@@ -701,6 +704,49 @@ int broker_log_sync(struct broker_log *log, tp_err *err)
         log->dir_dirty = 0;
     }
     return 0;
+}
+
+int broker_log_sync(struct broker_log *log, tp_err *err)
+{
+    int rc = 0;
+    for (int i = 0; i < log->retired_count; i++) {
+        if (fdatasync(log->retired_fds[i]) < 0 && rc == 0)
+            rc = tp_err_set(err, TP_ERR_IO, "sync %s: %s", log->name, strerror(errno));
+        close(log->retired_fds[i]);
+    }
+    log->retired_count = 0;
+    struct broker_segment *active = broker_log_active(log);
+    if (active->dirty) {
+        if (fdatasync(active->fd) < 0)
+            return tp_err_set(err, TP_ERR_IO, "sync %s: %s", log->name, strerror(errno));
+        active->dirty = 0;
+    }
+    if (rc < 0)
+        return rc;
+    return broker_log_sync_dir(log, err);
+}
+
+int broker_log_take_sync_fds(struct broker_log *log, int *fds, int max, tp_err *err)
+{
+    int n = 0;
+    if (log->dir_dirty && n < max) {
+        int fd = open(log->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+            return tp_err_set(err, TP_ERR_IO, "sync directory %s: %s", log->dir, strerror(errno));
+        fds[n++] = fd;
+        log->dir_dirty = 0;
+    }
+    struct broker_segment *active = broker_log_active(log);
+    if (active->dirty && n < max) {
+        int fd = dup(active->fd);
+        if (fd < 0)
+            return tp_err_set(err, TP_ERR_IO, "sync %s: %s", log->name, strerror(errno));
+        fds[n++] = fd;
+        active->dirty = 0;
+    }
+    while (log->retired_count > 0 && n < max)
+        fds[n++] = log->retired_fds[--log->retired_count];
+    return n;
 }
 
 int broker_log_apply_retention(struct broker_log *log, int64_t retention_bytes,

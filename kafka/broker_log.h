@@ -22,7 +22,7 @@
 struct broker_log_config {
     int64_t segment_bytes;   /* roll to a new segment past this size */
     int64_t max_batch_bytes; /* a stored batch larger than this is corruption */
-    int sync_on_roll;        /* fdatasync a segment when it stops being active */
+    int sync_on_roll;        /* a segment that stops being active still needs its fdatasync */
 };
 
 /* What recovery found, for the start-up log line. */
@@ -82,8 +82,16 @@ int64_t broker_log_offset_for_timestamp(struct broker_log *log, int64_t timestam
 
 /* 1 when appended data (or a new or deleted segment) is not yet synced. */
 int broker_log_dirty(const struct broker_log *log);
-/* fdatasyncs the active segment and the directory when needed. */
+/* fdatasyncs what is dirty: the active segment, segments rolled since the
+ * last sync, and the directory. */
 int broker_log_sync(struct broker_log *log, tp_err *err);
+/*
+ * For syncing elsewhere (a background thread): hands over up to max
+ * descriptors that need fsync (the directory, segments; duplicates or
+ * fresh opens: the caller syncs and closes them) and marks the log clean.
+ * Returns how many, or -1 with err.
+ */
+int broker_log_take_sync_fds(struct broker_log *log, int *fds, int max, tp_err *err);
 
 /*
  * Deletes whole segments from the start (never the active one) while the

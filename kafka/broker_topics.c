@@ -297,9 +297,12 @@ struct broker_topic *broker_topics_create(struct broker_topics *topics, const ch
     broker_remove_tree(staging);
     if (broker_ensure_dir(staging, err) < 0)
         return NULL;
+    /* The partition directories are entries of staging: one fsync of
+     * staging makes them durable; their segment files are synced with the
+     * first data. */
     for (int p = 0; p < partitions; p++) {
         snprintf(dir, sizeof dir, "%s/%d", staging, p);
-        if (broker_ensure_dir(dir, err) < 0 || broker_sync_dir(dir) < 0) {
+        if (broker_ensure_dir(dir, err) < 0) {
             broker_remove_tree(staging);
             return NULL;
         }
