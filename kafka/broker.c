@@ -133,6 +133,7 @@ static int broker_listen(struct broker *broker, tp_err *err)
         return tp_err_set(err, TP_ERR_IO, "listen %s: %s", broker->listen, strerror(saved));
     }
     struct sockaddr_storage bound;
+    memset(&bound, 0, sizeof bound);
     socklen_t bound_len = sizeof bound;
     getsockname(fd, (struct sockaddr *)&bound, &bound_len);
     broker->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
@@ -328,6 +329,7 @@ static void broker_accept(struct broker *broker)
 {
     for (;;) {
         struct sockaddr_storage peer;
+        memset(&peer, 0, sizeof peer);
         socklen_t peer_len = sizeof peer;
         int fd = accept4(broker->listen_fd, (struct sockaddr *)&peer, &peer_len,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -358,6 +360,7 @@ static void broker_accept(struct broker *broker)
             conn->advertised_port = broker->advertise_port;
         } else {
             struct sockaddr_storage local;
+            memset(&local, 0, sizeof local);
             socklen_t local_len = sizeof local;
             getsockname(fd, (struct sockaddr *)&local, &local_len);
             broker_format_address(&local, conn->advertised, sizeof conn->advertised,

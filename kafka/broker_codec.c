@@ -299,7 +299,7 @@ void broker_write_uvarint(struct broker_writer *w, uint64_t v)
 
 void broker_write_varint(struct broker_writer *w, int64_t v)
 {
-    broker_write_uvarint(w, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+    broker_write_uvarint(w, ((uint64_t)v << 1) ^ (v < 0 ? UINT64_MAX : 0));
 }
 
 void broker_write_cstring(struct broker_writer *w, const char *s)

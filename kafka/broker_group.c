@@ -238,10 +238,14 @@ static void broker_write_join_response(struct broker_conn *conn, const struct br
     broker_write_cstring(w, ok && group->protocol ? group->protocol : "");
     broker_write_cstring(w, ok && group->leader ? group->leader : "");
     broker_write_cstring(w, member_id ? member_id : "");
-    int is_leader = ok && member && group->leader && strcmp(group->leader, member->id) == 0;
-    broker_write_i32(w, is_leader ? group->member_count : 0);
-    for (const struct broker_member *m = is_leader ? group->members : NULL; m; m = m->next) {
-        const struct broker_protocol *protocol = broker_member_protocol(m, group->protocol);
+    const struct broker_group *leader_view =
+        ok && member && member->id && group->leader && strcmp(group->leader, member->id) == 0
+            ? group
+            : NULL;
+    broker_write_i32(w, leader_view ? leader_view->member_count : 0);
+    for (const struct broker_member *m = leader_view ? leader_view->members : NULL; m;
+         m = m->next) {
+        const struct broker_protocol *protocol = broker_member_protocol(m, leader_view->protocol);
         broker_write_cstring(w, m->id);
         if (v >= 5)
             broker_write_cstring(w, m->instance_id);
@@ -382,9 +386,10 @@ static void broker_group_complete_join(struct broker_groups *groups, struct brok
     }
     const char *protocol = broker_group_choose_protocol(group);
     group->protocol = protocol ? strdup(protocol) : NULL;
-    if (!group->leader ||
-        !broker_member_find(group,
-                            (struct kafka_str){group->leader, (int32_t)strlen(group->leader)})) {
+    if (group->members &&
+        (!group->leader ||
+         !broker_member_find(group,
+                             (struct kafka_str){group->leader, (int32_t)strlen(group->leader)}))) {
         free(group->leader);
         group->leader = strdup(group->members->id);
     }

@@ -214,8 +214,8 @@ static void broker_handle_metadata(struct broker_conn *conn)
         broker_write_i32(w, body->topic_count);
         for (int32_t i = 0; i < body->topic_count; i++) {
             struct broker_topic *topic = broker_find_topic(broker, body->topics[i]);
-            broker_write_metadata_topic(w, v, topic ? KAFKA_NONE : errors[i], body->topics[i],
-                                        topic);
+            int16_t error = topic || !errors ? KAFKA_NONE : errors[i];
+            broker_write_metadata_topic(w, v, error, body->topics[i], topic);
         }
     }
     broker_response_end(conn, start);

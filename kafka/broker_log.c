@@ -86,13 +86,12 @@ static int broker_segment_index_add(struct broker_log *log, struct broker_segmen
     if (segment->index_count > 0 && position - segment->last_indexed_position < log->index_interval)
         return 0;
     if (segment->index_count == segment->index_capacity) {
-        int capacity = segment->index_capacity ? segment->index_capacity * 2 : 16;
-        struct broker_index_entry *index =
-            realloc(segment->index, (size_t)capacity * sizeof *index);
+        size_t capacity = segment->index_capacity > 0 ? (size_t)segment->index_capacity * 2 : 16;
+        struct broker_index_entry *index = realloc(segment->index, capacity * sizeof *index);
         if (!index)
             return 0; /* the index is an optimisation: reads scan further */
         segment->index = index;
-        segment->index_capacity = capacity;
+        segment->index_capacity = (int)capacity;
     }
     segment->index[segment->index_count++] = (struct broker_index_entry){offset, position};
     segment->last_indexed_position = position;
