@@ -500,8 +500,14 @@ static void broker_conn_process(struct broker_conn *conn)
         }
         conn->in_start += (size_t)size + 4;
     }
-    if (conn->in_start == conn->in_len)
+    if (conn->in_start == conn->in_len) {
         conn->in_start = conn->in_len = 0;
+        if (conn->in_cap > BROKER_BUFFER_KEEP) { /* after a large request */
+            free(conn->in);
+            conn->in = NULL;
+            conn->in_cap = 0;
+        }
+    }
     int reading = !conn->closed && conn->parked == BROKER_PARK_NONE &&
                   broker_out_pending(conn) < BROKER_OUT_HIGH_WATER;
     if (!conn->closed && reading != conn->reading) {
