@@ -65,7 +65,8 @@ enum broker_batch_status broker_batch_parse(const uint8_t *p, size_t avail, int6
     return BROKER_BATCH_OK;
 }
 
-int64_t broker_batch_offset_for_timestamp(const uint8_t *batch, size_t size, int64_t timestamp)
+int64_t broker_batch_offset_for_timestamp(const uint8_t *batch, size_t size, int64_t timestamp,
+                                          int64_t *found)
 {
     if (size < BROKER_BATCH_HEADER_SIZE || (broker_load_i16(batch + 21) & 0x07) != 0)
         return -1;
@@ -85,8 +86,11 @@ int64_t broker_batch_offset_for_timestamp(const uint8_t *batch, size_t size, int
         int64_t offset_delta = broker_read_varint(&r);
         if (r.error)
             return -1;
-        if (base_timestamp + timestamp_delta >= timestamp)
+        if (base_timestamp + timestamp_delta >= timestamp) {
+            if (found)
+                *found = base_timestamp + timestamp_delta;
             return base_offset + offset_delta;
+        }
         r.p = next;
     }
     return -1;

@@ -53,9 +53,11 @@ int64_t broker_batch_size(const uint8_t *p, size_t avail);
 
 /*
  * For an uncompressed batch: the offset of the first record whose timestamp
- * is >= timestamp, or -1 when none is (or the records cannot be walked, e.g.
- * compressed: the caller then uses the batch's base offset).
+ * is >= timestamp (that record's timestamp in *found when not NULL), or -1
+ * when none is (or the records cannot be walked, e.g. compressed: the
+ * caller then uses the batch's base offset).
  */
-int64_t broker_batch_offset_for_timestamp(const uint8_t *batch, size_t size, int64_t timestamp);
+int64_t broker_batch_offset_for_timestamp(const uint8_t *batch, size_t size, int64_t timestamp,
+                                          int64_t *found);
 
 #endif

@@ -509,14 +509,15 @@ static void broker_handle_list_offsets(struct broker_conn *conn)
             const struct broker_list_offsets_partition *partition = &topic->partitions[p];
             struct broker_log *log = broker_find_partition(broker, topic->name, partition->index);
             int16_t error = log ? KAFKA_NONE : KAFKA_UNKNOWN_TOPIC_OR_PARTITION;
-            int64_t offset = -1;
+            int64_t offset = -1, timestamp = -1;
             if (log && partition->timestamp == -1)
                 offset = broker_log_end_offset(log);
             else if (log && partition->timestamp == -2)
                 offset = broker_log_start_offset(log);
             else if (log) {
                 tp_err err;
-                offset = broker_log_offset_for_timestamp(log, partition->timestamp, &err);
+                offset =
+                    broker_log_offset_for_timestamp(log, partition->timestamp, &timestamp, &err);
                 if (offset < -1) {
                     log_error("list offsets: %s", err.msg);
                     error = KAFKA_KAFKA_STORAGE_ERROR;
@@ -531,7 +532,7 @@ static void broker_handle_list_offsets(struct broker_conn *conn)
                 if (show)
                     broker_write_i64(w, offset);
             } else {
-                broker_write_i64(w, -1); /* timestamp */
+                broker_write_i64(w, offset >= 0 ? timestamp : -1);
                 broker_write_i64(w, offset);
             }
         }

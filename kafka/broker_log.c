@@ -650,8 +650,10 @@ enum broker_log_read_status broker_log_read(struct broker_log *log, int64_t offs
     return BROKER_LOG_READ_OK;
 }
 
-int64_t broker_log_offset_for_timestamp(struct broker_log *log, int64_t timestamp, tp_err *err)
+int64_t broker_log_offset_for_timestamp(struct broker_log *log, int64_t timestamp, int64_t *found,
+                                        tp_err *err)
 {
+    *found = -1;
     for (int i = 0; i < log->segment_count; i++) {
         struct broker_segment *segment = &log->segments[i];
         if (segment->max_timestamp < timestamp)
@@ -673,10 +675,14 @@ int64_t broker_log_offset_for_timestamp(struct broker_log *log, int64_t timestam
                     uint8_t *batch = malloc((size_t)size);
                     if (batch &&
                         broker_pread_full(fd, batch, (size_t)size, position) == (ssize_t)size)
-                        exact = broker_batch_offset_for_timestamp(batch, (size_t)size, timestamp);
+                        exact = broker_batch_offset_for_timestamp(batch, (size_t)size, timestamp,
+                                                                  found);
                     free(batch);
                 }
-                return exact >= 0 ? exact : broker_load_i64(header);
+                if (exact >= 0)
+                    return exact;
+                *found = broker_load_i64(header + 27); /* the batch's first timestamp */
+                return broker_load_i64(header);
             }
             position += size;
         }

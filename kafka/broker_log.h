@@ -76,9 +76,11 @@ enum broker_log_read_status broker_log_read(struct broker_log *log, int64_t offs
                                             int64_t max_bytes, int min_one,
                                             struct broker_writer *out, int64_t *bytes, tp_err *err);
 
-/* The first offset whose record timestamp is >= timestamp, or -1 when
- * every record is older. */
-int64_t broker_log_offset_for_timestamp(struct broker_log *log, int64_t timestamp, tp_err *err);
+/* The first offset whose record timestamp is >= timestamp (that record's
+ * timestamp in *found), or -1 when every record is older; -2 on a read
+ * error (err set). In compressed batches: the batch's first offset. */
+int64_t broker_log_offset_for_timestamp(struct broker_log *log, int64_t timestamp, int64_t *found,
+                                        tp_err *err);
 
 /* 1 when appended data (or a new or deleted segment) is not yet synced. */
 int broker_log_dirty(const struct broker_log *log);

@@ -25,7 +25,8 @@ static void fuzz_batches(struct kafka_bytes records)
         if (broker_batch_parse(records.ptr + position, avail, records.len - position, 1, &info,
                                &why) != BROKER_BATCH_OK)
             return;
-        broker_batch_offset_for_timestamp(records.ptr + position, (size_t)info.size, 0);
+        int64_t found;
+        broker_batch_offset_for_timestamp(records.ptr + position, (size_t)info.size, 0, &found);
         position += info.size;
     }
 }

@@ -96,6 +96,23 @@ def body():
             s.sendall(frame(payload))
     h.check("random frames: the broker still answers", api_versions_ok(port))
 
+    # Many connections at once, each answered.
+    many = [connect(port) for _ in range(300)]
+    for i, s in enumerate(many):
+        s.sendall(frame(header(18, 0, i)))
+    answered = 0
+    for i, s in enumerate(many):
+        s.settimeout(10)
+        data = b""
+        while len(data) < 10:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        answered += len(data) >= 10 and struct.unpack(">i", data[4:8])[0] == i
+        s.close()
+    h.check_equal("300 concurrent connections all answered", answered, 300)
+
     # An unsupported ApiVersions version gets error 35, not a close.
     with connect(port) as s:
         s.sendall(frame(header(18, 9, 5) + b"\x00"))

@@ -115,6 +115,23 @@ def body():
         h.check("%s: per-partition order kept" % topic,
                 in_order(by_kcat, sent) and by_kcat == by_python, topic)
 
+    # ListOffsets: earliest, latest and by timestamp (kafka-python, v1).
+    from kafka import KafkaConsumer, TopicPartition
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    for i in range(20):
+        producer.send("timed", partition=0, value=b"t%d" % i, timestamp_ms=1000000 + 1000 * i)
+    producer.flush()
+    producer.close()
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    tp = TopicPartition("timed", 0)
+    h.check_equal("ListOffsets earliest", consumer.beginning_offsets([tp])[tp], 0)
+    h.check_equal("ListOffsets latest", consumer.end_offsets([tp])[tp], 20)
+    found = consumer.offsets_for_times({tp: 1005500})[tp]
+    h.check_equal("ListOffsets by timestamp", (found.offset, found.timestamp), (6, 1006000))
+    h.check_equal("ListOffsets after the last timestamp",
+                  consumer.offsets_for_times({tp: 9999999})[tp], None)
+    consumer.close()
+
     if "not implemented" in h.tickpipe("produce", "--csv", "-", "--topic", "x",
                                         "--brokers", bootstrap, input="").stderr:
         h.skip("tickpipe produce/consume against the broker",

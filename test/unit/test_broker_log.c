@@ -80,9 +80,12 @@ static void test_append_read_and_segments(void)
     CHECK_INT(bytes, 0);
     broker_writer_free(&w);
     /* Timestamps: batch i has records at 5000 + 10 i + 0..2. */
-    CHECK_INT(broker_log_offset_for_timestamp(log, 5000, &err), 0);
-    CHECK_INT(broker_log_offset_for_timestamp(log, 5101, &err), 31);
-    CHECK_INT(broker_log_offset_for_timestamp(log, 99999, &err), -1);
+    int64_t found;
+    CHECK_INT(broker_log_offset_for_timestamp(log, 5000, &found, &err), 0);
+    CHECK_INT(found, 5000);
+    CHECK_INT(broker_log_offset_for_timestamp(log, 5101, &found, &err), 31);
+    CHECK_INT(found, 5101);
+    CHECK_INT(broker_log_offset_for_timestamp(log, 99999, &found, &err), -1);
     broker_log_close(log);
 
     log = open_log(dir, &recovery);
