@@ -662,19 +662,18 @@ void broker_forget_log(struct broker *broker, struct broker_log *log)
     }
 }
 
-void broker_add_fetch_waiter(struct broker *broker, struct broker_conn *conn)
+int broker_add_fetch_waiter(struct broker *broker, struct broker_conn *conn)
 {
     if (broker->fetch_waiter_count == broker->fetch_waiter_cap) {
         int cap = broker->fetch_waiter_cap ? broker->fetch_waiter_cap * 2 : 16;
         struct broker_conn **grown = realloc(broker->fetch_waiters, (size_t)cap * sizeof *grown);
-        if (!grown) {
-            broker_fetch_try_complete(conn, 1);
-            return;
-        }
+        if (!grown)
+            return -1;
         broker->fetch_waiters = grown;
         broker->fetch_waiter_cap = cap;
     }
     broker->fetch_waiters[broker->fetch_waiter_count++] = conn;
+    return 0;
 }
 
 void broker_remove_fetch_waiter(struct broker *broker, struct broker_conn *conn)

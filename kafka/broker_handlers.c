@@ -449,7 +449,9 @@ static enum broker_handle_result broker_handle_fetch(struct broker_conn *conn)
     /* Not enough yet: forget this response and wait for data or max_wait. */
     conn->out.len = start;
     uint64_t *appended = realloc(conn->park_appended, (size_t)partitions * sizeof *appended);
-    if (!appended) {
+    if (!appended || broker_add_fetch_waiter(broker, conn) < 0) {
+        if (appended)
+            conn->park_appended = appended;
         broker_write_fetch(conn, &errors);
         broker_response_end(conn, start);
         return BROKER_HANDLED;
@@ -466,7 +468,6 @@ static enum broker_handle_result broker_handle_fetch(struct broker_conn *conn)
     conn->park_bytes = bytes;
     conn->park_deadline = broker->now_ms + body->max_wait_ms;
     conn->parked = BROKER_PARK_FETCH;
-    broker_add_fetch_waiter(broker, conn);
     return BROKER_PARKED;
 }
 

@@ -118,7 +118,8 @@ void broker_conn_resume(struct broker_conn *conn);
 void broker_note_dirty_log(struct broker *broker, struct broker_log *log);
 /* Forgets a log about to be closed (topic deletion). */
 void broker_forget_log(struct broker *broker, struct broker_log *log);
-void broker_add_fetch_waiter(struct broker *broker, struct broker_conn *conn);
+/* -1 when out of memory (the caller answers at once instead). */
+int broker_add_fetch_waiter(struct broker *broker, struct broker_conn *conn);
 void broker_remove_fetch_waiter(struct broker *broker, struct broker_conn *conn);
 
 /* broker_handlers.c */
