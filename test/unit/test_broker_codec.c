@@ -3,6 +3,7 @@
 #include "test/unit/check.h"
 
 #include "kafka/broker_codec.h"
+#include "kafka/broker_map.h"
 #include "kafka/broker_request.h"
 
 static void test_integers_and_varints(void)
@@ -242,6 +243,34 @@ static void test_join_group_v5(void)
     broker_arena_free(&arena);
 }
 
+static void test_map(void)
+{
+    struct broker_map map = {0};
+    static int values[1000];
+    char key[32];
+    for (int i = 0; i < 1000; i++) {
+        int n = snprintf(key, sizeof key, "k%d", i);
+        key[1] = '\0'; /* keys with NULs inside, as the offsets table uses */
+        CHECK_INT(broker_map_put(&map, key, (size_t)n, &values[i]), 0);
+    }
+    CHECK_INT(map.count, 1000);
+    int n = snprintf(key, sizeof key, "k%d", 777);
+    key[1] = '\0';
+    CHECK(broker_map_get(&map, key, (size_t)n) == &values[777]);
+    CHECK(broker_map_remove(&map, key, (size_t)n) == &values[777]);
+    CHECK(broker_map_get(&map, key, (size_t)n) == NULL);
+    size_t bucket = 0, seen = 0;
+    struct broker_map_entry *cursor = NULL, *entry;
+    while ((entry = broker_map_next(&map, &bucket, &cursor))) {
+        if (seen % 2 == 0)
+            broker_map_remove(&map, entry->key, entry->key_len); /* allowed while iterating */
+        seen++;
+    }
+    CHECK_INT(seen, 999);
+    CHECK_INT(map.count, 499);
+    broker_map_free(&map);
+}
+
 int main(void)
 {
     RUN(test_integers_and_varints);
@@ -251,5 +280,6 @@ int main(void)
     RUN(test_fetch_v11_and_produce_v7);
     RUN(test_metadata_versions);
     RUN(test_join_group_v5);
+    RUN(test_map);
     CHECK_EXIT();
 }
