@@ -250,12 +250,12 @@ static void test_map(void)
     char key[32];
     for (int i = 0; i < 1000; i++) {
         int n = snprintf(key, sizeof key, "k%d", i);
-        key[1] = '\0'; /* keys with NULs inside, as the offsets table uses */
+        key[0] = '\0'; /* keys with NULs inside, as the offsets table uses */
         CHECK_INT(broker_map_put(&map, key, (size_t)n, &values[i]), 0);
     }
     CHECK_INT(map.count, 1000);
     int n = snprintf(key, sizeof key, "k%d", 777);
-    key[1] = '\0';
+    key[0] = '\0';
     CHECK(broker_map_get(&map, key, (size_t)n) == &values[777]);
     CHECK(broker_map_remove(&map, key, (size_t)n) == &values[777]);
     CHECK(broker_map_get(&map, key, (size_t)n) == NULL);
