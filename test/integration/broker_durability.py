@@ -18,7 +18,57 @@ import harness as h  # noqa: E402
 
 TOTAL = 200000
 KILLS = 4
-IDEMPOTENT_TOTAL = 50000
+IDEMPOTENT_TOTAL = 200000
+
+# An idempotent librdkafka producer (the system librdkafka, through ctypes)
+# that retries forever; prints "delivered N failed M".
+IDEMPOTENT_PRODUCER = r"""
+import ctypes, sys
+bootstrap, topic, total = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3])
+rk = ctypes.CDLL("librdkafka.so.1")
+rk.rd_kafka_conf_new.restype = ctypes.c_void_p
+rk.rd_kafka_conf_set.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p,
+                                 ctypes.c_char_p, ctypes.c_size_t]
+rk.rd_kafka_new.restype = ctypes.c_void_p
+rk.rd_kafka_new.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+rk.rd_kafka_topic_new.restype = ctypes.c_void_p
+rk.rd_kafka_topic_new.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+rk.rd_kafka_produce.argtypes = [ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_void_p,
+                                ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t,
+                                ctypes.c_void_p]
+rk.rd_kafka_poll.argtypes = [ctypes.c_void_p, ctypes.c_int]
+rk.rd_kafka_flush.argtypes = [ctypes.c_void_p, ctypes.c_int]
+rk.rd_kafka_outq_len.argtypes = [ctypes.c_void_p]
+rk.rd_kafka_topic_destroy.argtypes = [ctypes.c_void_p]
+rk.rd_kafka_destroy.argtypes = [ctypes.c_void_p]
+DR = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int), ctypes.c_void_p)
+rk.rd_kafka_conf_set_dr_msg_cb.argtypes = [ctypes.c_void_p, DR]
+results = {"ok": 0, "failed": 0}
+def on_delivery(handle, message, opaque):
+    results["failed" if message[0] else "ok"] += 1
+callback = DR(on_delivery)
+conf = rk.rd_kafka_conf_new()
+errstr = ctypes.create_string_buffer(512)
+for key, value in (("bootstrap.servers", bootstrap), ("enable.idempotence", "true"),
+                   ("message.timeout.ms", "0"), ("linger.ms", "1"),
+                   ("batch.num.messages", "500"), ("log_level", "0")):
+    if rk.rd_kafka_conf_set(conf, key.encode(), value.encode(), errstr, 512) != 0:
+        sys.exit("conf %s: %s" % (key, errstr.value))
+rk.rd_kafka_conf_set_dr_msg_cb(conf, callback)
+handle = rk.rd_kafka_new(0, conf, errstr, 512)
+rkt = rk.rd_kafka_topic_new(handle, topic, None)
+print("started", flush=True)
+for i in range(total):
+    value, key = b"%d" % i, b"k%d" % (i % 16)
+    while rk.rd_kafka_produce(rkt, -1, 2, value, len(value), key, len(key), None) != 0:
+        rk.rd_kafka_poll(handle, 10)
+    rk.rd_kafka_poll(handle, 0)
+while rk.rd_kafka_outq_len(handle) > 0:
+    rk.rd_kafka_flush(handle, 1000)
+rk.rd_kafka_topic_destroy(rkt)
+rk.rd_kafka_destroy(handle)
+print("delivered %d failed %d" % (results["ok"], results["failed"]))
+"""
 
 
 def read_ids(bootstrap, topic):
@@ -101,30 +151,22 @@ def body():
     check_exactly_once("acks=all through SIGKILL", read_ids(bootstrap, "durable"), acked)
 
     # librdkafka's idempotent producer retries through the kills: exactly once.
-    payload = b"".join(b"%d\n" % i for i in range(IDEMPOTENT_TOTAL))
-    kcat = subprocess.Popen(["kcat", "-b", bootstrap, "-P", "-t", "idempotent", "-X",
-                             "enable.idempotence=true", "-X", "message.timeout.ms=0",
-                             "-X", "linger.ms=1", "-X", "batch.num.messages=500"],
-                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-
-    def feed():
-        kcat.stdin.write(payload)
-        kcat.stdin.close()
-
-    feeder = threading.Thread(target=feed)
-    feeder.start()
+    # (Through ctypes in a child process: kcat gives up when all brokers are
+    # down, which is exactly what a kill does for a moment.)
+    producer = h.start(["/usr/bin/python3", "-c", IDEMPOTENT_PRODUCER, bootstrap, "idempotent",
+                        str(IDEMPOTENT_TOTAL)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    producer.stdout.readline()  # "started"
     for _ in range(2):
-        time.sleep(0.2 + rng.random() * 0.3)
+        time.sleep(0.1 + rng.random() * 0.3)
+        h.check("the idempotent producer is still running at a kill", producer.poll() is None)
         proc = kill_and_restart(proc, data_dir, port)
-    feeder.join(timeout=120)
     try:
-        kcat.wait(timeout=120)
+        out, err = producer.communicate(timeout=180)
     except subprocess.TimeoutExpired:
-        kcat.kill()
-        kcat.wait()
-    err = kcat.stderr.read().decode(errors="replace")
-    h.check("idempotent kcat delivered everything", kcat.returncode == 0, err[-600:])
+        producer.kill()
+        out, err = producer.communicate()
+    h.check_equal("idempotent librdkafka producer delivered everything",
+                  out.decode(errors="replace").strip(), "delivered %d failed 0" % IDEMPOTENT_TOTAL)
     ids = read_ids(bootstrap, "idempotent")
     check_exactly_once("idempotent producer through SIGKILL", ids, range(IDEMPOTENT_TOTAL))
 
