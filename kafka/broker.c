@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kafka/broker_fs.h"
 #include "lib/log.h"
 
 #define BROKER_READ_CHUNK         (256 * 1024)
@@ -147,9 +148,8 @@ static int broker_listen(struct broker *broker, tp_err *err)
 static int broker_lock_data_dir(struct broker *broker, tp_err *err)
 {
     char path[4200];
-    if (mkdir(broker->data_dir, 0755) < 0 && errno != EEXIST)
-        return tp_err_set(err, TP_ERR_IO, "create data directory %s: %s", broker->data_dir,
-                          strerror(errno));
+    if (broker_fs_mkdirs(broker->data_dir, err) < 0)
+        return -1;
     snprintf(path, sizeof path, "%s/.lock", broker->data_dir);
     broker->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (broker->lock_fd < 0)
@@ -173,7 +173,7 @@ static int broker_reserve_producer_ids(struct broker *broker, tp_err *err)
     int64_t limit = broker->producer_id_limit + BROKER_PRODUCER_ID_BLOCK;
     int len = snprintf(text, sizeof text, "%lld\n", (long long)limit);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || write(fd, text, (size_t)len) != len || fdatasync(fd) < 0 ||
+    if (fd < 0 || broker_fs_write_all(fd, text, (size_t)len) < 0 || fdatasync(fd) < 0 ||
         rename(tmp, path) < 0) {
         int saved = errno;
         if (fd >= 0)

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kafka/broker_fs.h"
 #include "lib/log.h"
 
 #define BROKER_LOG_INDEX_ENTRIES      1024 /* per full segment */
@@ -199,22 +200,6 @@ static int broker_log_list_segments(struct broker_log *log, int64_t **offsets, i
     return 0;
 }
 
-static ssize_t broker_pread_full(int fd, void *data, size_t len, int64_t position)
-{
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = pread(fd, (char *)data + done, len - done, (off_t)(position + (int64_t)done));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            break;
-        done += (size_t)n;
-    }
-    return (ssize_t)done;
-}
-
 /*
  * Scans one segment file: validates each batch and builds the index and
  * producer state. Returns the valid length; *reason says why it stopped
@@ -257,7 +242,7 @@ static int64_t broker_log_scan_segment(struct broker_log *log, struct broker_seg
                 capacity = (size_t)need;
             }
             int64_t want = file_size - position;
-            ssize_t n = broker_pread_full(
+            ssize_t n = broker_fs_pread_full(
                 segment->fd, chunk, want < (int64_t)capacity ? (size_t)want : capacity, position);
             if (n < 0) {
                 free(chunk);
@@ -361,29 +346,12 @@ static int broker_log_recover(struct broker_log *log, struct broker_log_recovery
     return 0;
 }
 
-static int broker_mkdirs(const char *path, tp_err *err)
-{
-    char copy[4096];
-    snprintf(copy, sizeof copy, "%s", path);
-    for (char *p = copy + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(copy, 0755) < 0 && errno != EEXIST)
-            return tp_err_set(err, TP_ERR_IO, "create directory %s: %s", copy, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(copy, 0755) < 0 && errno != EEXIST)
-        return tp_err_set(err, TP_ERR_IO, "create directory %s: %s", copy, strerror(errno));
-    return 0;
-}
-
 struct broker_log *broker_log_open(const char *dir, const char *name,
                                    const struct broker_log_config *config,
                                    struct broker_log_recovery *recovery, tp_err *err)
 {
     memset(recovery, 0, sizeof *recovery);
-    if (broker_mkdirs(dir, err) < 0)
+    if (broker_fs_mkdirs(dir, err) < 0)
         return NULL;
     struct broker_log *log = calloc(1, sizeof *log);
     if (!log || !(log->dir = strdup(dir)) || !(log->name = strdup(name)) ||
@@ -489,19 +457,12 @@ int broker_log_append(struct broker_log *log, uint8_t *batch, const struct broke
     }
     int64_t offset = active->next_offset;
     broker_store_i64(batch, offset);
-    size_t done = 0, len = (size_t)info->size;
-    while (done < len) {
-        ssize_t n = write(active->fd, batch + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            int saved = n < 0 ? errno : ENOSPC;
-            if (ftruncate(active->fd, active->size) < 0)
-                log_error("%s: could not remove a partial write: %s", log->name, strerror(errno));
-            return tp_err_set(err, TP_ERR_IO, "append to %s segment %lld: %s", log->name,
-                              (long long)active->base_offset, strerror(saved));
-        }
-        done += (size_t)n;
+    if (broker_fs_write_all(active->fd, batch, (size_t)info->size) < 0) {
+        int saved = errno;
+        if (ftruncate(active->fd, active->size) < 0)
+            log_error("%s: could not remove a partial write: %s", log->name, strerror(errno));
+        return tp_err_set(err, TP_ERR_IO, "append to %s segment %lld: %s", log->name,
+                          (long long)active->base_offset, strerror(saved));
     }
     broker_segment_index_add(log, active, offset, active->size);
     active->size += info->size;
@@ -565,7 +526,7 @@ static int64_t broker_segment_find_batch(struct broker_log *log, struct broker_s
     while (position < segment->size) {
         if (position < chunk_position || position + 27 > chunk_position + (int64_t)chunk_len) {
             int64_t want = segment->size - position;
-            ssize_t n = broker_pread_full(
+            ssize_t n = broker_fs_pread_full(
                 fd, chunk, (size_t)(want < (int64_t)sizeof chunk ? want : (int64_t)sizeof chunk),
                 position);
             if (n < 27)
@@ -613,7 +574,7 @@ enum broker_log_read_status broker_log_read(struct broker_log *log, int64_t offs
     int64_t want = available < max_bytes ? available : max_bytes;
     if (min_one || want >= 12) {
         uint8_t header[12];
-        if (broker_pread_full(fd, header, sizeof header, position) != (ssize_t)sizeof header)
+        if (broker_fs_pread_full(fd, header, sizeof header, position) != (ssize_t)sizeof header)
             return tp_err_set(err, TP_ERR_IO, "read %s: short read", log->name),
                    BROKER_LOG_READ_ERROR;
         int64_t first = broker_batch_size(header, sizeof header);
@@ -632,7 +593,7 @@ enum broker_log_read_status broker_log_read(struct broker_log *log, int64_t offs
     if (!dest)
         return tp_err_set(err, TP_ERR_INTERNAL, "read %s: out of memory", log->name),
                BROKER_LOG_READ_ERROR;
-    ssize_t n = broker_pread_full(fd, dest, (size_t)want, position);
+    ssize_t n = broker_fs_pread_full(fd, dest, (size_t)want, position);
     if (n != (ssize_t)want)
         return tp_err_set(err, TP_ERR_IO, "read %s: %s", log->name,
                           n < 0 ? strerror(errno) : "short read"),
@@ -664,7 +625,7 @@ int64_t broker_log_offset_for_timestamp(struct broker_log *log, int64_t timestam
         int64_t position = 0;
         uint8_t header[BROKER_BATCH_HEADER_SIZE];
         while (position < segment->size) {
-            if (broker_pread_full(fd, header, sizeof header, position) != (ssize_t)sizeof header)
+            if (broker_fs_pread_full(fd, header, sizeof header, position) != (ssize_t)sizeof header)
                 return tp_err_set(err, TP_ERR_IO, "read %s: short read", log->name), -2;
             int64_t size = broker_batch_size(header, sizeof header);
             if (size < 0)
@@ -674,7 +635,7 @@ int64_t broker_log_offset_for_timestamp(struct broker_log *log, int64_t timestam
                 if ((broker_load_i16(header + 21) & 0x07) == 0 && size <= (1 << 24)) {
                     uint8_t *batch = malloc((size_t)size);
                     if (batch &&
-                        broker_pread_full(fd, batch, (size_t)size, position) == (ssize_t)size)
+                        broker_fs_pread_full(fd, batch, (size_t)size, position) == (ssize_t)size)
                         exact = broker_batch_offset_for_timestamp(batch, (size_t)size, timestamp,
                                                                   found);
                     free(batch);
@@ -698,14 +659,8 @@ int broker_log_dirty(const struct broker_log *log)
 static int broker_log_sync_dir(struct broker_log *log, tp_err *err)
 {
     if (log->dir_dirty) {
-        int fd = open(log->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0 || fsync(fd) < 0) {
-            int saved = errno;
-            if (fd >= 0)
-                close(fd);
-            return tp_err_set(err, TP_ERR_IO, "sync directory %s: %s", log->dir, strerror(saved));
-        }
-        close(fd);
+        if (broker_fs_sync_dir(log->dir) < 0)
+            return tp_err_set(err, TP_ERR_IO, "sync directory %s: %s", log->dir, strerror(errno));
         log->dir_dirty = 0;
     }
     return 0;

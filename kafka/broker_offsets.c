@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "kafka/broker_codec.h"
+#include "kafka/broker_fs.h"
 #include "kafka/broker_map.h"
 #include "lib/crc32c.h"
 #include "lib/log.h"
@@ -126,20 +127,6 @@ static int broker_offsets_encode(struct broker_writer *w, const char *group, siz
     return 0;
 }
 
-static int broker_write_all(int fd, const uint8_t *data, size_t len)
-{
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = write(fd, data + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        done += (size_t)n;
-    }
-    return 0;
-}
-
 /* Replays the file; returns the length of its valid prefix. */
 static int64_t broker_offsets_load(struct broker_offsets *offsets, const uint8_t *data, size_t size)
 {
@@ -186,7 +173,7 @@ static int broker_offsets_rewrite(struct broker_offsets *offsets, tp_err *err)
     snprintf(tmp, sizeof tmp, "%s.tmp", offsets->path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     int rc = -1;
-    if (fd >= 0 && !w.failed && broker_write_all(fd, w.data, w.len) == 0 && fdatasync(fd) == 0 &&
+    if (fd >= 0 && !w.failed && broker_fs_write_all(fd, w.data, w.len) == 0 && fdatasync(fd) == 0 &&
         rename(tmp, offsets->path) == 0)
         rc = 0;
     if (rc < 0)
@@ -195,11 +182,7 @@ static int broker_offsets_rewrite(struct broker_offsets *offsets, tp_err *err)
     if (fd >= 0)
         close(fd);
     if (rc == 0) {
-        int dir_fd = open(offsets->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd >= 0) {
-            fsync(dir_fd);
-            close(dir_fd);
-        }
+        broker_fs_sync_dir(offsets->dir);
         offsets->file_size = (int64_t)w.len;
         offsets->live_bytes = (int64_t)w.len;
     }
@@ -232,8 +215,7 @@ struct broker_offsets *broker_offsets_open(const char *dir, tp_err *err)
         broker_offsets_close(offsets);
         return NULL;
     }
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-        tp_err_set(err, TP_ERR_IO, "create directory %s: %s", dir, strerror(errno));
+    if (broker_fs_mkdirs(dir, err) < 0) {
         broker_offsets_close(offsets);
         return NULL;
     }
@@ -299,7 +281,7 @@ int broker_offsets_commit(struct broker_offsets *offsets, const char *group, siz
         broker_writer_free(&w);
         return tp_err_set(err, TP_ERR_USAGE, "commit offset: group, topic or metadata too long");
     }
-    if (broker_write_all(offsets->fd, w.data, w.len) < 0) {
+    if (broker_fs_write_all(offsets->fd, w.data, w.len) < 0) {
         int saved = errno;
         broker_writer_free(&w);
         return tp_err_set(err, TP_ERR_IO, "append to %s: %s", offsets->path, strerror(saved));

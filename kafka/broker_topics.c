@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kafka/broker_fs.h"
 #include "lib/log.h"
 
 struct broker_topics {
@@ -136,23 +137,6 @@ static void broker_remove_tree(const char *path)
     rmdir(path);
 }
 
-static int broker_sync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-static int broker_ensure_dir(const char *path, tp_err *err)
-{
-    if (mkdir(path, 0755) < 0 && errno != EEXIST)
-        return tp_err_set(err, TP_ERR_IO, "create directory %s: %s", path, strerror(errno));
-    return 0;
-}
-
 /* Opens the partition logs of topics/<name>; NULL on failure. */
 static struct broker_topic *broker_topic_load(struct broker_topics *topics, const char *name,
                                               int partitions, int log_recovery, tp_err *err)
@@ -253,7 +237,7 @@ struct broker_topics *broker_topics_open(const char *data_dir,
         snprintf(path, sizeof path, "%s/%s", data_dir, subdirs[i]);
         if (i > 0)
             broker_remove_tree(path); /* half-created or half-deleted topics */
-        if (broker_ensure_dir(path, err) < 0) {
+        if (broker_fs_mkdirs(path, err) < 0) {
             broker_topics_close(topics);
             return NULL;
         }
@@ -295,21 +279,22 @@ struct broker_topic *broker_topics_create(struct broker_topics *topics, const ch
     snprintf(staging, sizeof staging, "%s/tmp/%s", topics->data_dir, topic_name);
     snprintf(final, sizeof final, "%s/topics/%s", topics->data_dir, topic_name);
     broker_remove_tree(staging);
-    if (broker_ensure_dir(staging, err) < 0)
+    if (broker_fs_mkdirs(staging, err) < 0)
         return NULL;
     /* The partition directories are entries of staging: one fsync of
      * staging makes them durable; their segment files are synced with the
      * first data. */
     for (int p = 0; p < partitions; p++) {
         snprintf(dir, sizeof dir, "%s/%d", staging, p);
-        if (broker_ensure_dir(dir, err) < 0) {
+        if (broker_fs_mkdirs(dir, err) < 0) {
             broker_remove_tree(staging);
             return NULL;
         }
     }
     char parent[4096];
     snprintf(parent, sizeof parent, "%s/topics", topics->data_dir);
-    if (broker_sync_dir(staging) < 0 || rename(staging, final) < 0 || broker_sync_dir(parent) < 0) {
+    if (broker_fs_sync_dir(staging) < 0 || rename(staging, final) < 0 ||
+        broker_fs_sync_dir(parent) < 0) {
         tp_err_set(err, TP_ERR_IO, "create topic %s in %s: %s", topic_name, final, strerror(errno));
         broker_remove_tree(staging);
         return NULL;
@@ -338,7 +323,7 @@ int broker_topics_delete(struct broker_topics *topics, struct broker_topic *topi
     if (rename(from, to) < 0)
         return tp_err_set(err, TP_ERR_IO, "delete topic %s: rename %s: %s", topic->name, from,
                           strerror(errno));
-    broker_sync_dir(parent);
+    broker_fs_sync_dir(parent);
     memmove(&topics->topics[i], &topics->topics[i + 1],
             (size_t)(topics->count - i - 1) * sizeof topics->topics[0]);
     topics->count--;
