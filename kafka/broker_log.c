@@ -118,13 +118,12 @@ static int64_t broker_segment_index_lookup(const struct broker_segment *segment,
 static int broker_log_push_segment(struct broker_log *log, int64_t base_offset, int fd)
 {
     if (log->segment_count == log->segment_capacity) {
-        int capacity = log->segment_capacity ? log->segment_capacity * 2 : 4;
-        struct broker_segment *segments =
-            realloc(log->segments, (size_t)capacity * sizeof *segments);
+        size_t capacity = log->segment_capacity > 0 ? (size_t)log->segment_capacity * 2 : 4;
+        struct broker_segment *segments = realloc(log->segments, capacity * sizeof *segments);
         if (!segments)
             return -1;
         log->segments = segments;
-        log->segment_capacity = capacity;
+        log->segment_capacity = (int)capacity;
     }
     struct broker_segment *segment = &log->segments[log->segment_count++];
     memset(segment, 0, sizeof *segment);
