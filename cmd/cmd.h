@@ -18,6 +18,7 @@ enum cmd_exit {
     CMD_EXIT_USAGE = 2,
 };
 
+int cmd_broker(int argc, char **argv);
 int cmd_produce(int argc, char **argv);
 int cmd_consume(int argc, char **argv);
 int cmd_s3(int argc, char **argv);

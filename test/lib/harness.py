@@ -271,3 +271,41 @@ def generate_ticks_csv(path, rows, symbols=50, late_every=97, seed=7):
                 t -= 2 * 86400
             stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
             f.write(f"S{i % symbols:02d},{stamp},{rng.uniform(10, 500):.2f},{rng.randint(1, 10000)},{i}\n")
+
+
+def start_broker(data_dir=None, extra=(), env=None):
+    """Starts `tickpipe broker` on a free port (--listen 127.0.0.1:0, --port-file).
+    Returns (proc, bootstrap, data_dir); stderr goes to data_dir/../broker-<n>.log."""
+    data_dir = data_dir or os.path.join(tempdir("tickpipe-broker-"), "data")
+    port_file = data_dir.rstrip("/") + ".port"
+    if os.path.exists(port_file):
+        os.unlink(port_file)
+    log_path = data_dir.rstrip("/") + ".log"
+    log = open(log_path, "ab")
+    args = [TICKPIPE, "broker", "--listen", "127.0.0.1:0", "--data-dir", data_dir,
+            "--port-file", port_file, "-v"] + [str(a) for a in extra]
+    proc = start(args, stdout=subprocess.DEVNULL, stderr=log, env=env)
+    log.close()
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if os.path.exists(port_file):
+            with open(port_file) as f:
+                port = int(f.read().strip())
+            return proc, f"127.0.0.1:{port}", data_dir
+        if proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    with open(log_path, "rb") as f:
+        raise RuntimeError("broker did not start: " + f.read().decode(errors="replace")[-2000:])
+
+
+def restart_broker(data_dir, port, extra=(), env=None):
+    """Starts `tickpipe broker` again on a known port (after a stop or kill)."""
+    log = open(data_dir.rstrip("/") + ".log", "ab")
+    args = [TICKPIPE, "broker", "--listen", f"127.0.0.1:{port}", "--data-dir", data_dir, "-v"] + \
+        [str(a) for a in extra]
+    proc = start(args, stdout=subprocess.DEVNULL, stderr=log, env=env)
+    log.close()
+    if not wait_for_port(port, timeout=30):
+        raise RuntimeError("broker did not restart on port %d" % port)
+    return proc
