@@ -157,7 +157,7 @@ kafka_consumer *kafka_consumer_new(const struct kafka_consumer_options *options,
         {"partition.assignment.strategy", "range,roundrobin"},
         {"queued.min.messages", KAFKA_QUEUE_MESSAGES},
         {"queued.max.messages.kbytes", "65536"},
-        {"fetch.wait.max.ms", "100"},
+        {"fetch.wait.max.ms", "25"},
         {"socket.connection.setup.timeout.ms", timeout},
         {NULL, NULL},
     };
