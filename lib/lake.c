@@ -8,6 +8,7 @@
 #include "lib/lake.h"
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,17 +50,50 @@ struct lake_batch {
     size_t last_written_count;
 };
 
+/* The compression worker: gzip members are made, and written to the
+ * object's writer, on a second thread, so that reading and partitioning
+ * messages and compressing them use both cores. Jobs run in order; the
+ * queue is short (memory bound); every commit, abort or recovery first
+ * waits for the queue to empty, so writers are only ever touched by one
+ * thread at a time. */
+#define LAKE_WORKER_QUEUE 8
+
+struct lake_job {
+    store *store;
+    store_writer *writer;
+    buf data;
+    struct lake_job *next;
+};
+
+struct lake_worker {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    struct lake_job *head, *tail;
+    int queued;
+    int busy;
+    int stop;
+    int failed;
+    tp_err err;
+    long long bytes_out;
+    gzip_compressor *gzip;
+    buf compressed;
+};
+
 struct lake {
     struct lake_options options;
     char *table;
     char *state_prefix;
-    gzip_compressor *gzip;
-    buf compressed;
+    int gzip;
+    struct lake_worker *worker;
     buf line;
     struct lake_batch **batches;
     size_t batch_count;
     struct lake_stats stats;
     size_t pending_bytes; /* buffered in all open objects */
+    char path_cache[64];
+    int64_t path_cache_hour;
+    int path_cache_valid;
 };
 
 static char *lake_strdup(const char *s)
@@ -76,6 +110,139 @@ char *lake_object_key(const char *table, const char *partition_path, const char 
     return buf_detach(&key);
 }
 
+static void *lake_worker_main(void *context)
+{
+    struct lake_worker *worker = context;
+    pthread_mutex_lock(&worker->lock);
+    for (;;) {
+        while (!worker->head && !worker->stop)
+            pthread_cond_wait(&worker->changed, &worker->lock);
+        if (!worker->head)
+            break;
+        struct lake_job *job = worker->head;
+        worker->head = job->next;
+        if (!worker->head)
+            worker->tail = NULL;
+        worker->queued--;
+        worker->busy = 1;
+        int skip = worker->failed;
+        pthread_mutex_unlock(&worker->lock);
+        tp_err err;
+        int rc = 0;
+        if (!skip) {
+            buf_reset(&worker->compressed);
+            rc = gzip_compress_member(worker->gzip, job->data.data, job->data.len,
+                                      &worker->compressed, &err);
+            if (rc == 0)
+                rc = job->store->ops->writer_write(job->writer, worker->compressed.data,
+                                                   worker->compressed.len, &err);
+        }
+        buf_free(&job->data);
+        free(job);
+        pthread_mutex_lock(&worker->lock);
+        if (rc < 0 && !worker->failed) {
+            worker->failed = 1;
+            worker->err = err;
+        } else if (rc == 0 && !skip) {
+            worker->bytes_out += (long long)worker->compressed.len;
+        }
+        worker->busy = 0;
+        pthread_cond_broadcast(&worker->changed);
+    }
+    pthread_mutex_unlock(&worker->lock);
+    return NULL;
+}
+
+static struct lake_worker *lake_worker_start(int level, tp_err *err)
+{
+    struct lake_worker *worker = calloc(1, sizeof *worker);
+    if (!worker) {
+        tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+        return NULL;
+    }
+    if (!(worker->gzip = gzip_compressor_new(level, err))) {
+        free(worker);
+        return NULL;
+    }
+    pthread_mutex_init(&worker->lock, NULL);
+    pthread_cond_init(&worker->changed, NULL);
+    if (pthread_create(&worker->thread, NULL, lake_worker_main, worker) != 0) {
+        gzip_compressor_free(worker->gzip);
+        free(worker);
+        tp_err_set(err, TP_ERR_INTERNAL, "cannot start the compression thread");
+        return NULL;
+    }
+    return worker;
+}
+
+/* Hands data (its buffer is taken over, data is left empty) to the worker;
+ * waits while the queue is full. Returns -1 when an earlier job failed. */
+static int lake_worker_submit(struct lake_worker *worker, store *s, store_writer *writer, buf *data,
+                              tp_err *err)
+{
+    struct lake_job *job = calloc(1, sizeof *job);
+    if (!job)
+        return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+    job->store = s;
+    job->writer = writer;
+    job->data = *data;
+    memset(data, 0, sizeof *data);
+    pthread_mutex_lock(&worker->lock);
+    while (worker->queued >= LAKE_WORKER_QUEUE && !worker->failed)
+        pthread_cond_wait(&worker->changed, &worker->lock);
+    if (worker->failed) {
+        *err = worker->err;
+        pthread_mutex_unlock(&worker->lock);
+        buf_free(&job->data);
+        free(job);
+        return -1;
+    }
+    if (worker->tail)
+        worker->tail->next = job;
+    else
+        worker->head = job;
+    worker->tail = job;
+    worker->queued++;
+    pthread_cond_broadcast(&worker->changed);
+    pthread_mutex_unlock(&worker->lock);
+    return 0;
+}
+
+/* Waits until every submitted job is done. Returns -1 (and forgets the
+ * failure) when one failed: the objects of the batch are incomplete. */
+static int lake_worker_wait(struct lake_worker *worker, long long *bytes_out, tp_err *err)
+{
+    if (!worker)
+        return 0;
+    pthread_mutex_lock(&worker->lock);
+    while (worker->queued || worker->busy)
+        pthread_cond_wait(&worker->changed, &worker->lock);
+    int failed = worker->failed;
+    if (failed && err)
+        *err = worker->err;
+    worker->failed = 0;
+    *bytes_out += worker->bytes_out;
+    worker->bytes_out = 0;
+    pthread_mutex_unlock(&worker->lock);
+    return failed ? -1 : 0;
+}
+
+static void lake_worker_free(struct lake_worker *worker)
+{
+    if (!worker)
+        return;
+    pthread_mutex_lock(&worker->lock);
+    worker->stop = 1;
+    pthread_cond_broadcast(&worker->changed);
+    pthread_mutex_unlock(&worker->lock);
+    pthread_join(worker->thread, NULL);
+    pthread_mutex_destroy(&worker->lock);
+    pthread_cond_destroy(&worker->changed);
+    gzip_compressor_free(worker->gzip);
+    buf_free(&worker->compressed);
+    free(worker);
+}
+
 lake *lake_new(const struct lake_options *options, tp_err *err)
 {
     lake *l = calloc(1, sizeof *l);
@@ -86,7 +253,8 @@ lake *lake_new(const struct lake_options *options, tp_err *err)
     l->options = *options;
     l->table = lake_strdup(options->table);
     l->state_prefix = lake_strdup(options->state_prefix ? options->state_prefix : "_consume");
-    if (options->gzip_level > 0 && !(l->gzip = gzip_compressor_new(options->gzip_level, err))) {
+    l->gzip = options->gzip_level > 0;
+    if (l->gzip && !(l->worker = lake_worker_start(options->gzip_level, err))) {
         lake_free(l);
         return NULL;
     }
@@ -114,6 +282,7 @@ static void lake_object_drop(lake *l, struct lake_object *object)
 
 static void lake_batch_reset(lake *l, struct lake_batch *batch)
 {
+    lake_worker_wait(l->worker, &l->stats.bytes_out, NULL); /* writers are ours again */
     for (size_t i = 0; i < batch->count; i++)
         lake_object_drop(l, &batch->objects[i]);
     batch->count = 0;
@@ -143,8 +312,7 @@ void lake_free(lake *l)
     for (size_t i = 0; i < l->batch_count; i++)
         lake_batch_free(l, l->batches[i]);
     free(l->batches);
-    gzip_compressor_free(l->gzip);
-    buf_free(&l->compressed);
+    lake_worker_free(l->worker);
     buf_free(&l->line);
     free(l->table);
     free(l->state_prefix);
@@ -295,6 +463,19 @@ static void lake_partition_path(const lake *l, int64_t event_ms, char *out, size
     }
 }
 
+/* The partition folder of an event time, cached per hour (the finest
+ * unit): consecutive ticks nearly always share it. */
+static const char *lake_partition_path_cached(lake *l, int64_t event_ms)
+{
+    int64_t hour = event_ms >= 0 ? event_ms / 3600000 : (event_ms - 3599999) / 3600000;
+    if (!l->path_cache_valid || hour != l->path_cache_hour) {
+        lake_partition_path(l, event_ms, l->path_cache, sizeof l->path_cache);
+        l->path_cache_hour = hour;
+        l->path_cache_valid = 1;
+    }
+    return l->path_cache;
+}
+
 /* Finds the batch's object for a lookup key, or opens one named `key`
  * (built only then: most messages go to an object already open). Returns
  * NULL with *full set when the batch already spreads over
@@ -347,7 +528,8 @@ static struct lake_object *lake_object_for(lake *l, struct lake_batch *batch, co
     return object;
 }
 
-/* Compresses the pending bytes into the object's writer. */
+/* Hands the pending bytes to the object's writer: through the compression
+ * worker, or directly when objects are not compressed. */
 static int lake_object_drain(lake *l, struct lake_object *object, tp_err *err)
 {
     if (object->pending.len == 0)
@@ -356,19 +538,12 @@ static int lake_object_drain(lake *l, struct lake_object *object, tp_err *err)
     if (!object->writer &&
         !(object->writer = s->ops->writer_open(s, object->key, STORE_PUT_REPLACE, err)))
         return -1;
-    const char *data = object->pending.data;
-    size_t length = object->pending.len;
-    if (l->gzip) {
-        buf_reset(&l->compressed);
-        if (gzip_compress_member(l->gzip, data, length, &l->compressed, err) < 0)
-            return -1;
-        data = l->compressed.data;
-        length = l->compressed.len;
-    }
-    if (s->ops->writer_write(object->writer, data, length, err) < 0)
-        return -1;
-    l->stats.bytes_out += (long long)length;
     l->pending_bytes -= object->pending.len;
+    if (l->worker)
+        return lake_worker_submit(l->worker, s, object->writer, &object->pending, err);
+    if (s->ops->writer_write(object->writer, object->pending.data, object->pending.len, err) < 0)
+        return -1;
+    l->stats.bytes_out += (long long)object->pending.len;
     if (object->pending.cap > 2 * LAKE_CHUNK_BYTES)
         buf_free(&object->pending); /* a rare big message: give the memory back */
     else
@@ -531,8 +706,7 @@ int lake_add(lake *l, const struct lake_message *m, int64_t now_ms, tp_err *err)
     if (rc != 1) {
         added = lake_add_error(l, batch, m, reason, now_ms, err);
     } else {
-        char path[64];
-        lake_partition_path(l, event_ms, path, sizeof path);
+        const char *path = lake_partition_path_cached(l, event_ms);
         buf columns = BUF_INIT;
         const char *line;
         size_t line_length;
@@ -639,12 +813,15 @@ int lake_flush(lake *l, const char *topic, int32_t partition, int64_t *commit_of
     /* 2. leftovers of an earlier uncommitted attempt go first */
     if (lake_remove_keys(l, batch->leftovers, &batch->leftover_count, err) < 0)
         goto failed;
-    /* 3. the objects */
+    /* 3. the objects: the last bytes, then every writer committed */
     store *s = l->options.store;
+    for (size_t i = 0; i < batch->count; i++)
+        if (lake_object_drain(l, &batch->objects[i], err) < 0)
+            goto failed;
+    if (lake_worker_wait(l->worker, &l->stats.bytes_out, err) < 0)
+        goto failed;
     for (size_t i = 0; i < batch->count; i++) {
         struct lake_object *object = &batch->objects[i];
-        if (lake_object_drain(l, object, err) < 0)
-            goto failed;
         if (lake_add_key(&batch->leftovers, &batch->leftover_count, object->key) < 0)
             goto failed;
         store_writer *writer = object->writer;

@@ -356,8 +356,37 @@ static int timestamp_parse_epoch(const char *p, const char *end, int64_t *millis
     return 0;
 }
 
+/* The canonical form tickpipe itself writes, "YYYY-MM-DDTHH:MM:SS.mmmZ",
+ * parsed without the general machinery (consume reads it for every
+ * message). Returns 0, or -1 when text is not exactly that form. */
+static int timestamp_parse_canonical(const char *t, size_t length, int64_t *milliseconds)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+    if (length != TIMESTAMP_ISO_LENGTH)
+        return -1;
+    for (size_t i = 0; i < TIMESTAMP_ISO_LENGTH; i++) {
+        if (shape[i] == 'd' ? (unsigned)(t[i] - '0') > 9 : t[i] != shape[i])
+            return -1;
+    }
+#define TS_DIGITS2(p) (((p)[0] - '0') * 10 + ((p)[1] - '0'))
+    int64_t year = TS_DIGITS2(t) * 100 + TS_DIGITS2(t + 2);
+    int month = TS_DIGITS2(t + 5), day = TS_DIGITS2(t + 8);
+    int hour = TS_DIGITS2(t + 11), minute = TS_DIGITS2(t + 14), second = TS_DIGITS2(t + 17);
+    int ms = TS_DIGITS2(t + 20) * 10 + (t[22] - '0');
+#undef TS_DIGITS2
+    if (month < 1 || month > 12 || day < 1 || day > timestamp_days_in_month(year, month) ||
+        hour > 23 || minute > 59 || second > 60)
+        return -1;
+    *milliseconds =
+        ((timestamp_days_from_civil(year, month, day) * 24 + hour) * 60 + minute) * 60000 +
+        second * 1000 + ms;
+    return 0;
+}
+
 int timestamp_parse(const char *text, size_t length, timestamp_zone *zone, int64_t *milliseconds)
 {
+    if (timestamp_parse_canonical(text, length, milliseconds) == 0)
+        return 0;
     const char *p = text;
     const char *end = text + length;
     while (p < end && isspace((unsigned char)*p))
