@@ -1,0 +1,78 @@
+/*
+ * query: the SQL engine interface `tickpipe athena` runs queries through.
+ * Two implementations: the local engine (DuckDB over the lake, through the
+ * catalog: lib/query_duckdb.c) and Amazon Athena (aws/). An engine runs
+ * one read-only statement and streams its rows into a query_sink: first
+ * the columns, then each row as text values (NULL for SQL NULL), so the
+ * result formatter never depends on the engine.
+ * Ownership: columns and values passed to the sink are borrowed for the
+ * duration of the call. Errors: 0 or -1 with err set; a SQL error carries
+ * the engine's own message (with its position); TP_ERR_USAGE for a query
+ * that was refused.
+ */
+#ifndef TICKPIPE_QUERY_H
+#define TICKPIPE_QUERY_H
+
+#include <stddef.h>
+
+#include "lib/err.h"
+
+/* How a column's values are written: numbers right-aligned and bare in
+ * JSON, booleans bare in JSON, text quoted. */
+enum query_kind {
+    QUERY_KIND_TEXT = 0,
+    QUERY_KIND_NUMBER,
+    QUERY_KIND_BOOLEAN,
+};
+
+struct query_column {
+    const char *name;
+    const char *type; /* the engine's type name: "DOUBLE", "varchar"... */
+    enum query_kind kind;
+};
+
+struct query_value {
+    const char *text; /* NULL for SQL NULL */
+    size_t length;
+};
+
+struct query_sink {
+    /* Called once, before any row. */
+    int (*begin)(void *context, const struct query_column *columns, size_t count, tp_err *err);
+    /* Called per row with count values. Non-zero return stops the query. */
+    int (*row)(void *context, const struct query_value *values, size_t count, tp_err *err);
+    void *context;
+};
+
+struct query_stats {
+    long long rows;
+    long long bytes_scanned; /* -1 when the engine does not say */
+    double engine_ms;        /* time the engine reports; -1 when unknown */
+    long long objects;       /* lake objects the query could read; -1 when unknown */
+    long long objects_cached;
+};
+
+typedef struct query_engine query_engine;
+
+struct query_ops {
+    const char *name; /* "local" or "athena" */
+    /* Runs one statement, streaming the result into sink. */
+    int (*run)(query_engine *engine, const char *sql, const struct query_sink *sink,
+               struct query_stats *stats, tp_err *err);
+    /* Asks a running query to stop; safe to call from another thread
+     * (the signal thread of cmd/athena.c). run then fails. */
+    void (*cancel)(query_engine *engine);
+    void (*free)(query_engine *engine);
+};
+
+struct query_engine {
+    const struct query_ops *ops;
+};
+
+static inline void query_engine_free(query_engine *engine)
+{
+    if (engine)
+        engine->ops->free(engine);
+}
+
+#endif
