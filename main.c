@@ -15,6 +15,7 @@ struct command {
 
 static const struct command commands[] = {
     {"produce", cmd_produce, "replay a CSV file (or stdin) into a Kafka topic, as JSON ticks"},
+    {"athena", cmd_athena, "run SQL over the lake: locally with DuckDB, or on Amazon Athena"},
 };
 
 static void print_help(FILE *out)

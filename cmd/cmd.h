@@ -19,6 +19,7 @@ enum cmd_exit {
 };
 
 int cmd_produce(int argc, char **argv);
+int cmd_athena(int argc, char **argv);
 
 /*
  * Parses the command's options, applies -v/-q to the log level and names

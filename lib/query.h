@@ -15,7 +15,9 @@
 
 #include <stddef.h>
 
+#include "lib/catalog.h"
 #include "lib/err.h"
+#include "lib/store.h"
 
 /* How a column's values are written: numbers right-aligned and bare in
  * JSON, booleans bare in JSON, text quoted. */
@@ -74,5 +76,36 @@ static inline void query_engine_free(query_engine *engine)
     if (engine)
         engine->ops->free(engine);
 }
+
+/* ---- the local engine: DuckDB over the lake (lib/query_duckdb.c) ---- */
+
+enum query_cache_mode {
+    QUERY_CACHE_OFF,  /* always read the lake's objects */
+    QUERY_CACHE_AUTO, /* use the cache for what it holds; refresh it later */
+    QUERY_CACHE_SYNC, /* bring the cache up to date before each query */
+};
+
+struct query_duckdb_options {
+    store *lake;           /* borrowed: a directory store */
+    const char *lake_root; /* the lake directory, absolute */
+    catalog *catalog;      /* borrowed */
+    const char *database;
+    const char *library; /* libduckdb.so to load; NULL searches (see query_duckdb_api.h) */
+    enum query_cache_mode cache;
+    const char *cache_path; /* NULL: <lake_root>/_cache/duckdb/<database>.duckdb */
+};
+
+/* Creates the engine; DuckDB is loaded by the first run, so this fails
+ * only on bad options. The options' strings are copied. */
+query_engine *query_duckdb_open(const struct query_duckdb_options *options, tp_err *err);
+
+/* After a run in QUERY_CACHE_AUTO mode: the tables the query read that the
+ * cache did not fully hold, comma-separated (caller frees), or NULL. */
+char *query_duckdb_stale_tables(query_engine *engine);
+
+/* Brings the cache of the named tables (comma-separated) up to date.
+ * With wait, waits for a refresh running in another process; without, a
+ * busy cache is left alone (returns 0). */
+int query_duckdb_refresh_cache(query_engine *engine, const char *tables, int wait, tp_err *err);
 
 #endif

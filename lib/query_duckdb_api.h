@@ -6,12 +6,18 @@
  * with dlsym into struct duckdb_api when a local query runs.
  * Only the layouts of duckdb_result and duckdb_string_t matter (passed by
  * value or read in place); every other handle is opaque.
+ * Errors: 0 or -1 with err set; DuckDB's messages are kept whole (they
+ * carry the position of a SQL error).
  */
 #ifndef TICKPIPE_QUERY_DUCKDB_API_H
 #define TICKPIPE_QUERY_DUCKDB_API_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "lib/err.h"
+#include "lib/query.h"
 
 typedef uint64_t duckdb_idx;
 
@@ -132,5 +138,24 @@ struct duckdb_api {
     void (*destroy_value)(duckdb_value *value);
     void (*free)(void *pointer);
 };
+
+/* Loads libduckdb from explicit_path, or else from next to the running
+ * binary, <binary dir>/deps/duckdb/ or <binary dir>/../deps/duckdb/.
+ * Without it: -1, TP_ERR_NOT_FOUND, and a message saying how to get it. */
+int duckdb_api_load(struct duckdb_api *api, const char *explicit_path, tp_err *err);
+void duckdb_api_unload(struct duckdb_api *api);
+
+/* Runs statements whose result is not needed; DuckDB's message on error. */
+int duckdb_exec(const struct duckdb_api *api, duckdb_connection connection, const char *sql,
+                tp_err *err);
+
+/* Runs one query and streams it into sink, each value as DuckDB renders it
+ * as VARCHAR (column kinds from the real types); *rows counts rows sent.
+ * When sql fails to prepare and differs from original_sql (a rewrite),
+ * the error of original_sql is reported, so positions match what the
+ * user wrote. Stops with an error once *cancelled is set. */
+int duckdb_run_select(const struct duckdb_api *api, duckdb_connection connection, const char *sql,
+                      const char *original_sql, const struct query_sink *sink, long long *rows,
+                      atomic_int *cancelled, tp_err *err);
 
 #endif

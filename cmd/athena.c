@@ -1,0 +1,398 @@
+/*
+ * athena: SQL over the lake. Picks the engine (the local DuckDB engine for
+ * a local lake and catalog, Amazon Athena for Glue), reads the statement
+ * (argument, -f FILE or stdin), streams the rows as a table, CSV or JSON
+ * lines, and reports the row count and time on stderr. Ctrl-C cancels
+ * the running query. After a local query, a stale cache is refreshed by a
+ * detached `tickpipe athena --refresh-cache` (like git's auto gc).
+ */
+#include "cmd/cmd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/buf.h"
+#include "lib/catalog.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/query.h"
+#include "lib/result_format.h"
+#include "lib/store.h"
+
+#define ATHENA_MAX_SQL_BYTES (16 << 20)
+
+struct athena_settings {
+    const char *lake;
+    const char *bucket;
+    const char *database;
+    const char *engine;
+    const char *format;
+    const char *output;
+    const char *file;
+    const char *cache;
+    const char *refresh_cache;
+    const char *duckdb_library;
+};
+
+/* ---- Ctrl-C: a thread waits for the signal and cancels the query -------- */
+
+struct athena_signals {
+    pthread_t thread;
+    sigset_t set;
+    query_engine *engine;
+    int started;
+};
+
+static void *athena_signal_thread(void *context)
+{
+    struct athena_signals *signals = context;
+    for (;;) {
+        int number = 0;
+        if (sigwait(&signals->set, &number) != 0)
+            continue;
+        if (cmd_stop_requested) { /* second signal: stop now */
+            signal(number, SIG_DFL);
+            pthread_sigmask(SIG_UNBLOCK, &signals->set, NULL);
+            raise(number);
+        }
+        cmd_stop_requested = 1;
+        log_notice("interrupted: cancelling the query (again to quit at once)");
+        signals->engine->ops->cancel(signals->engine);
+    }
+    return NULL;
+}
+
+/* Blocks SIGINT/SIGTERM in every thread (DuckDB's included, created
+ * later) and handles them in one thread that can cancel the query. */
+static void athena_signals_start(struct athena_signals *signals, query_engine *engine)
+{
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&signals->set);
+    sigaddset(&signals->set, SIGINT);
+    sigaddset(&signals->set, SIGTERM);
+    signals->engine = engine;
+    pthread_sigmask(SIG_BLOCK, &signals->set, NULL);
+    signals->started = pthread_create(&signals->thread, NULL, athena_signal_thread, signals) == 0;
+}
+
+static void athena_signals_stop(struct athena_signals *signals)
+{
+    if (!signals->started)
+        return;
+    pthread_cancel(signals->thread);
+    pthread_join(signals->thread, NULL);
+    signals->started = 0;
+}
+
+/* ---- input ---------------------------------------------------------------- */
+
+static int athena_read_all(FILE *in, const char *name, char **sql, tp_err *err)
+{
+    buf text = BUF_INIT;
+    char chunk[65536];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, in)) > 0) {
+        if (text.len + got > ATHENA_MAX_SQL_BYTES) {
+            buf_free(&text);
+            return tp_err_set(err, TP_ERR_USAGE, "%s: the query is larger than %d bytes", name,
+                              ATHENA_MAX_SQL_BYTES);
+        }
+        buf_append(&text, chunk, got);
+    }
+    if (ferror(in)) {
+        buf_free(&text);
+        return tp_err_set(err, TP_ERR_IO, "reading %s: %s", name, strerror(errno));
+    }
+    *sql = buf_detach(&text);
+    return 0;
+}
+
+static int athena_read_sql(const struct athena_settings *settings, int npositional, char **argv,
+                           char **sql, tp_err *err)
+{
+    if (npositional + (settings->file != NULL) > 1)
+        return tp_err_set(err, TP_ERR_USAGE, "give the query once: as an argument or with -f");
+    if (npositional == 1) {
+        *sql = strdup(argv[1]);
+        return *sql ? 0 : tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+    }
+    if (settings->file && strcmp(settings->file, "-") != 0) {
+        FILE *in = fopen(settings->file, "r");
+        if (!in)
+            return tp_err_set(err, TP_ERR_USAGE, "cannot read -f %s: %s", settings->file,
+                              strerror(errno));
+        int rc = athena_read_all(in, settings->file, sql, err);
+        fclose(in);
+        return rc;
+    }
+    if (!settings->file && isatty(STDIN_FILENO))
+        return tp_err_set(err, TP_ERR_USAGE,
+                          "no query: give it as an argument, with -f FILE, or on stdin");
+    return athena_read_all(stdin, "stdin", sql, err);
+}
+
+/* ---- the background cache refresh ---------------------------------------- */
+
+/* Starts `tickpipe athena --refresh-cache TABLES` in its own session, with
+ * no terminal, and does not wait for it. */
+static void athena_spawn_refresh(const char *lake_root, const char *database, const char *tables)
+{
+    char self[PATH_MAX];
+    ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (length <= 0)
+        return;
+    self[length] = '\0';
+    char *const args[] = {
+        "tickpipe",        "athena",     "--refresh-cache", (char *)tables, "--lake",
+        (char *)lake_root, "--database", (char *)database,  "--quiet",      NULL};
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawnattr_init(&attributes);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attributes, &none);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK);
+    pid_t pid;
+    extern char **environ;
+    if (posix_spawn(&pid, self, &actions, &attributes, args, environ) == 0)
+        log_info("refreshing the cache of %s in the background (pid %d)", tables, (int)pid);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attributes);
+}
+
+/* ---- the command ---------------------------------------------------------- */
+
+static int athena_exit_code(const tp_err *err)
+{
+    return err->code == TP_ERR_USAGE ? CMD_EXIT_USAGE : CMD_EXIT_FAILURE;
+}
+
+static int athena_parse_cache(const char *name, enum query_cache_mode *mode)
+{
+    if (strcmp(name, "auto") == 0)
+        *mode = QUERY_CACHE_AUTO;
+    else if (strcmp(name, "sync") == 0)
+        *mode = QUERY_CACHE_SYNC;
+    else if (strcmp(name, "off") == 0)
+        *mode = QUERY_CACHE_OFF;
+    else
+        return -1;
+    return 0;
+}
+
+/* After a failed query on a table the catalog lacks, names those it has. */
+static void athena_hint_tables(catalog *tables, const char *database, const tp_err *err)
+{
+    if (!strstr(err->msg, "Table with name"))
+        return;
+    cJSON *list = NULL;
+    tp_err ignored;
+    if (tables->ops->list_tables(tables, database, &list, &ignored) < 0)
+        return;
+    buf names = BUF_INIT;
+    const cJSON *table;
+    cJSON_ArrayForEach(table, list)
+    {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(table, "Name");
+        if (cJSON_IsString(name))
+            buf_printf(&names, "%s%s", names.len ? ", " : "", name->valuestring);
+    }
+    if (names.len)
+        log_notice("hint: database %s has the tables %s", database, names.data);
+    else
+        log_notice("hint: database %s has no tables yet; 'tickpipe crawl' registers them",
+                   database);
+    buf_free(&names);
+    cJSON_Delete(list);
+}
+
+struct athena_run {
+    const struct athena_settings *settings;
+    char *lake_root;
+    store *lake;
+    catalog *catalog;
+    query_engine *engine;
+    enum query_cache_mode cache;
+};
+
+static int athena_open_local(struct athena_run *run, tp_err *err)
+{
+    const struct athena_settings *settings = run->settings;
+    char resolved[PATH_MAX];
+    struct stat st;
+    if (!realpath(settings->lake, resolved) || stat(resolved, &st) != 0 || !S_ISDIR(st.st_mode))
+        return tp_err_set(err, TP_ERR_USAGE, "lake %s: not a directory (--lake or TICKPIPE_LAKE)",
+                          settings->lake);
+    run->lake_root = strdup(resolved);
+    run->lake = store_dir_open(resolved, err);
+    if (!run->lake)
+        return -1;
+    run->catalog = catalog_local_open(run->lake, err);
+    if (!run->catalog)
+        return -1;
+    struct query_duckdb_options options = {run->lake,
+                                           run->lake_root,
+                                           run->catalog,
+                                           settings->database,
+                                           settings->duckdb_library,
+                                           run->cache,
+                                           NULL};
+    run->engine = query_duckdb_open(&options, err);
+    return run->engine ? 0 : -1;
+}
+
+static int athena_query(struct athena_run *run, const char *sql, tp_err *err)
+{
+    const struct athena_settings *settings = run->settings;
+    enum result_format format = RESULT_FORMAT_CSV;
+    FILE *out = stdout;
+    if (settings->output && !(out = fopen(settings->output, "w")))
+        return tp_err_set(err, TP_ERR_USAGE, "cannot write --output %s: %s", settings->output,
+                          strerror(errno));
+    if (settings->format)
+        result_format_parse(settings->format, &format);
+    else if (!settings->output && isatty(STDOUT_FILENO))
+        format = RESULT_FORMAT_TABLE;
+    result_writer *writer = result_writer_new(out, format);
+    if (!writer) {
+        if (out != stdout)
+            fclose(out);
+        return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+    }
+    struct query_sink sink = result_writer_sink(writer);
+    struct query_stats stats;
+    struct athena_signals signals = {0};
+    athena_signals_start(&signals, run->engine);
+    int64_t started = clock_monotonic_ns();
+    int rc = run->engine->ops->run(run->engine, sql, &sink, &stats, err);
+    double seconds = (double)(clock_monotonic_ns() - started) / 1e9;
+    if (rc == 0)
+        rc = result_writer_finish(writer, err);
+    athena_signals_stop(&signals);
+    result_writer_free(writer);
+    if (out != stdout && fclose(out) != 0 && rc == 0)
+        rc = tp_err_set(err, TP_ERR_IO, "writing %s: %s", settings->output, strerror(errno));
+    if (rc < 0) {
+        if (err->code == TP_ERR_IO && errno == EPIPE) { /* the reader went away: fine */
+            err->msg[0] = '\0';
+            return 0;
+        }
+        if (run->catalog)
+            athena_hint_tables(run->catalog, settings->database, err);
+        return -1;
+    }
+    buf detail = BUF_INIT;
+    if (stats.objects > 0)
+        buf_printf(&detail, ", %lld lake objects (%lld from the cache)", stats.objects,
+                   stats.objects_cached);
+    if (stats.bytes_scanned >= 0)
+        buf_printf(&detail, ", %.1f MB scanned", (double)stats.bytes_scanned / 1e6);
+    if (stats.engine_ms >= 0)
+        buf_printf(&detail, ", engine %.3f s", stats.engine_ms / 1e3);
+    log_notice("%lld row%s in %.3f s%s", stats.rows, stats.rows == 1 ? "" : "s", seconds,
+               detail.data ? detail.data : "");
+    buf_free(&detail);
+    if (run->cache == QUERY_CACHE_AUTO && strcmp(run->engine->ops->name, "local") == 0) {
+        char *stale = query_duckdb_stale_tables(run->engine);
+        if (stale)
+            athena_spawn_refresh(run->lake_root, settings->database, stale);
+        free(stale);
+    }
+    return 0;
+}
+
+int cmd_athena(int argc, char **argv)
+{
+    struct athena_settings settings = {0};
+    const struct opt_spec options[] = {
+        {"lake", 'l', OPT_STRING, &settings.lake, "DIR", "./lake", "TICKPIPE_LAKE",
+         "the local lake (and its catalog in DIR/_catalog)", NULL},
+        {"bucket", 0, OPT_STRING, &settings.bucket, "s3://BUCKET/PREFIX", NULL, "TICKPIPE_BUCKET",
+         "a lake on S3 instead of --lake", NULL},
+        {"database", 'd', OPT_STRING, &settings.database, "NAME", "tickpipe", "TICKPIPE_DATABASE",
+         "catalog database whose tables the query sees", NULL},
+        {"engine", 'e', OPT_CHOICE, &settings.engine, "ENGINE", NULL, "TICKPIPE_ENGINE",
+         "local (DuckDB) or athena (default: follows the catalog: local lake -> local)",
+         "local|athena"},
+        {"format", 0, OPT_CHOICE, &settings.format, "FORMAT", NULL, NULL,
+         "table, csv or json lines (default: table on a terminal, else csv)", "table|csv|json"},
+        {"output", 'o', OPT_STRING, &settings.output, "FILE", NULL, NULL,
+         "write the rows to FILE instead of stdout (csv unless --format)", NULL},
+        {"file", 'f', OPT_STRING, &settings.file, "FILE|-", NULL, NULL,
+         "read the query from FILE (- for stdin)", NULL},
+        {"cache", 0, OPT_CHOICE, &settings.cache, "MODE", "auto", "TICKPIPE_CACHE",
+         "local engine cache: auto (use it, refresh in the background), sync (refresh "
+         "first) or off",
+         "auto|sync|off"},
+        {"refresh-cache", 0, OPT_STRING, &settings.refresh_cache, "TABLE,...", NULL, NULL,
+         "bring the local cache of these tables up to date and exit (no query)", NULL},
+        {"duckdb-lib", 0, OPT_STRING, &settings.duckdb_library, "FILE", NULL, "TICKPIPE_DUCKDB_LIB",
+         "libduckdb.so to use (default: next to tickpipe, deps/duckdb)", NULL},
+        {0},
+    };
+    const struct opt_command command = {
+        "athena", "\"SQL\" | -f FILE | < FILE [options]",
+        "Run a read-only SQL query over the lake's catalog tables: locally with DuckDB, or on\n"
+        "Amazon Athena.",
+        "The local engine reads each catalog table the query names from the objects of its\n"
+        "registered partitions, with the catalog's column types; partition predicates prune\n"
+        "objects, max(dt) of a partition key is answered from the catalog. Athena functions\n"
+        "(date, date_trunc, date_format, from_iso8601_timestamp, to_unixtime, from_unixtime,\n"
+        "approx_percentile, regexp_like, count_if, arbitrary, max_by...) work as in Athena.\n"
+        "Only reading statements run: COPY, ATTACH, INSTALL, SET, CREATE... are refused.\n"
+        "A cache in <lake>/_cache/duckdb/ keeps tables in columnar form for repeated queries;\n"
+        "results never depend on it (objects it lacks are read from the lake).\n"
+        "Exit status: 0 success, 1 query or engine failure, 2 usage error or refused statement.",
+        options};
+    int npositional, exit_code;
+    if (cmd_parse(&command, argc, argv, &npositional, &exit_code) < 0)
+        return exit_code;
+    tp_err err;
+    tp_err_clear(&err);
+    struct athena_run run = {&settings, NULL, NULL, NULL, NULL, QUERY_CACHE_AUTO};
+    athena_parse_cache(settings.cache, &run.cache);
+    if (settings.bucket)
+        return cmd_usage_error("--bucket: S3 lakes need the AWS layer, not in this build yet; "
+                               "use --lake DIR");
+    if (settings.engine && strcmp(settings.engine, "athena") == 0)
+        return cmd_usage_error("--engine athena: the Amazon Athena engine needs the AWS layer, "
+                               "not in this build yet; use --engine local");
+    char *sql = NULL;
+    if (!settings.refresh_cache && athena_read_sql(&settings, npositional, argv, &sql, &err) < 0)
+        return cmd_usage_error("%s", err.msg);
+    if (settings.refresh_cache && npositional)
+        return cmd_usage_error("--refresh-cache takes no query");
+    exit_code = CMD_EXIT_OK;
+    if (athena_open_local(&run, &err) < 0) {
+        exit_code = athena_exit_code(&err);
+    } else if (settings.refresh_cache) {
+        int64_t started = clock_monotonic_ns();
+        if (query_duckdb_refresh_cache(run.engine, settings.refresh_cache, 1, &err) < 0)
+            exit_code = athena_exit_code(&err);
+        else
+            log_notice("cache of %s up to date in %.3f s", settings.refresh_cache,
+                       (double)(clock_monotonic_ns() - started) / 1e9);
+    } else if (athena_query(&run, sql, &err) < 0) {
+        exit_code = athena_exit_code(&err);
+    }
+    if (exit_code != CMD_EXIT_OK && err.msg[0])
+        log_error("%s", err.msg);
+    free(sql);
+    query_engine_free(run.engine);
+    catalog_free(run.catalog);
+    store_free(run.lake);
+    free(run.lake_root);
+    return exit_code;
+}
