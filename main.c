@@ -15,6 +15,8 @@ struct command {
 
 static const struct command commands[] = {
     {"produce", cmd_produce, "replay a CSV file (or stdin) into a Kafka topic, as JSON ticks"},
+    {"consume", cmd_consume, "write Kafka topics to a partitioned lake (dir or S3), exactly once"},
+    {"s3", cmd_s3, "list, copy, print and delete objects on S3 or an S3-compatible endpoint"},
     {"athena", cmd_athena, "run SQL over the lake: locally with DuckDB, or on Amazon Athena"},
 };
 

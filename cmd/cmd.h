@@ -19,6 +19,8 @@ enum cmd_exit {
 };
 
 int cmd_produce(int argc, char **argv);
+int cmd_consume(int argc, char **argv);
+int cmd_s3(int argc, char **argv);
 int cmd_athena(int argc, char **argv);
 
 /*

@@ -5,9 +5,11 @@
  */
 #include "lib/json.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Length of the valid UTF-8 sequence starting at p (2-4), or 0. */
 static size_t json_utf8_sequence(const unsigned char *p, const unsigned char *end)
@@ -152,4 +154,280 @@ int json_append_double(buf *out, double value)
             break;
     }
     return buf_append_str(out, text);
+}
+
+struct json_scanner {
+    const char *p;
+    const char *end;
+    const char *reason;
+    int multiline;
+};
+
+#define JSON_MAX_DEPTH 64
+
+static void json_skip_space(struct json_scanner *s)
+{
+    while (s->p < s->end) {
+        char c = *s->p;
+        if (c == ' ' || c == '\t')
+            s->p++;
+        else if (c == '\n' || c == '\r') {
+            s->multiline = 1;
+            s->p++;
+        } else
+            break;
+    }
+}
+
+/* Scans a string starting at the opening quote; on success *content and
+ * *content_length span its raw content. */
+static int json_scan_string(struct json_scanner *s, const char **content, size_t *content_length)
+{
+    s->p++; /* opening quote */
+    const char *start = s->p;
+    while (s->p < s->end) {
+        unsigned char c = (unsigned char)*s->p;
+        if (c == '"') {
+            *content = start;
+            *content_length = (size_t)(s->p - start);
+            s->p++;
+            return 0;
+        }
+        if (c < 0x20) {
+            s->reason = "control character inside a string";
+            return -1;
+        }
+        if (c == '\\') {
+            s->p++;
+            if (s->p >= s->end)
+                break;
+            char e = *s->p;
+            if (e == 'u') {
+                for (int i = 1; i <= 4; i++) {
+                    if (s->p + i >= s->end || !isxdigit((unsigned char)s->p[i])) {
+                        s->reason = "bad \\u escape";
+                        return -1;
+                    }
+                }
+                s->p += 4;
+            } else if (!strchr("\"\\/bfnrt", e)) {
+                s->reason = "bad escape in a string";
+                return -1;
+            }
+        }
+        s->p++;
+    }
+    s->reason = "unterminated string";
+    return -1;
+}
+
+static int json_scan_number(struct json_scanner *s)
+{
+    const char *start = s->p;
+    while (s->p < s->end && (isdigit((unsigned char)*s->p) || strchr("+-.eE", *s->p)))
+        s->p++;
+    if (!json_is_number(start, (size_t)(s->p - start))) {
+        s->reason = "malformed number";
+        return -1;
+    }
+    return 0;
+}
+
+static int json_scan_value(struct json_scanner *s, int depth);
+
+static int json_scan_literal(struct json_scanner *s, const char *word)
+{
+    size_t n = strlen(word);
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0) {
+        s->reason = "unexpected character";
+        return -1;
+    }
+    s->p += n;
+    return 0;
+}
+
+/* Scans an object or array starting at its opening bracket. At depth 1
+ * (the top-level object) members matching names are reported. */
+static int json_scan_container(struct json_scanner *s, int depth, const char *const *names,
+                               const char **value, size_t *value_length, int *matched)
+{
+    if (depth > JSON_MAX_DEPTH) {
+        s->reason = "nested too deeply";
+        return -1;
+    }
+    char close = *s->p == '{' ? '}' : ']';
+    int is_object = close == '}';
+    s->p++;
+    json_skip_space(s);
+    if (s->p < s->end && *s->p == close) {
+        s->p++;
+        return 0;
+    }
+    for (;;) {
+        const char *key = NULL;
+        size_t key_length = 0;
+        if (is_object) {
+            if (s->p >= s->end || *s->p != '"') {
+                s->reason = "expected a member name";
+                return -1;
+            }
+            if (json_scan_string(s, &key, &key_length) < 0)
+                return -1;
+            json_skip_space(s);
+            if (s->p >= s->end || *s->p != ':') {
+                s->reason = "expected ':'";
+                return -1;
+            }
+            s->p++;
+            json_skip_space(s);
+        }
+        const char *token = s->p;
+        if (json_scan_value(s, depth) < 0)
+            return -1;
+        if (names && key && s->p > token &&
+            (*token == '"' || *token == '-' || isdigit((unsigned char)*token))) {
+            for (int i = 0; names[i] && (*matched < 0 || i < *matched); i++) {
+                if (strlen(names[i]) == key_length && memcmp(names[i], key, key_length) == 0) {
+                    int quoted = *token == '"';
+                    *value = token + quoted;
+                    *value_length = (size_t)(s->p - token) - 2 * (size_t)quoted;
+                    *matched = i;
+                    break;
+                }
+            }
+        }
+        json_skip_space(s);
+        if (s->p < s->end && *s->p == ',') {
+            s->p++;
+            json_skip_space(s);
+            continue;
+        }
+        if (s->p < s->end && *s->p == close) {
+            s->p++;
+            return 0;
+        }
+        s->reason = is_object ? "expected ',' or '}'" : "expected ',' or ']'";
+        return -1;
+    }
+}
+
+static int json_scan_value(struct json_scanner *s, int depth)
+{
+    if (s->p >= s->end) {
+        s->reason = "unexpected end";
+        return -1;
+    }
+    const char *content;
+    size_t content_length;
+    switch (*s->p) {
+    case '{':
+    case '[':
+        return json_scan_container(s, depth + 1, NULL, NULL, NULL, NULL);
+    case '"':
+        return json_scan_string(s, &content, &content_length);
+    case 't':
+        return json_scan_literal(s, "true");
+    case 'f':
+        return json_scan_literal(s, "false");
+    case 'n':
+        return json_scan_literal(s, "null");
+    default:
+        if (*s->p == '-' || isdigit((unsigned char)*s->p))
+            return json_scan_number(s);
+        s->reason = "unexpected character";
+        return -1;
+    }
+}
+
+int json_scan_object(const char *text, size_t length, const char *const *names, const char **value,
+                     size_t *value_length, int *matched, int *multiline, const char **reason)
+{
+    struct json_scanner s = {text, text + length, NULL, 0};
+    *matched = -1;
+    *multiline = 0;
+    json_skip_space(&s);
+    if (s.p >= s.end || *s.p != '{') {
+        *reason = s.p >= s.end ? "empty message" : "not a JSON object";
+        return -1;
+    }
+    if (json_scan_container(&s, 1, names, value, value_length, matched) < 0) {
+        *reason = s.reason;
+        return -1;
+    }
+    json_skip_space(&s);
+    if (s.p != s.end) {
+        *reason = "text after the JSON object";
+        return -1;
+    }
+    *multiline = s.multiline;
+    return *matched >= 0 ? 1 : 0;
+}
+
+int json_append_minified(buf *out, const char *text, size_t length)
+{
+    if (buf_reserve(out, length) < 0)
+        return -1;
+    int in_string = 0;
+    for (size_t i = 0; i < length; i++) {
+        char c = text[i];
+        if (in_string) {
+            out->data[out->len++] = c;
+            if (c == '\\' && i + 1 < length)
+                out->data[out->len++] = text[++i];
+            else if (c == '"')
+                in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+            out->data[out->len++] = c;
+        } else if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+            out->data[out->len++] = c;
+        }
+    }
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+int json_is_valid_utf8(const void *data, size_t length)
+{
+    const unsigned char *p = data;
+    const unsigned char *end = p + length;
+    while (p < end) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        size_t n = json_utf8_sequence(p, end);
+        if (!n)
+            return 0;
+        p += n;
+    }
+    return 1;
+}
+
+int json_append_base64(buf *out, const void *data, size_t length)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (buf_reserve(out, (length + 2) / 3 * 4) < 0)
+        return -1;
+    const unsigned char *p = data;
+    char *w = out->data + out->len;
+    size_t i = 0;
+    for (; i + 2 < length; i += 3) {
+        unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
+        *w++ = alphabet[v >> 18];
+        *w++ = alphabet[(v >> 12) & 63];
+        *w++ = alphabet[(v >> 6) & 63];
+        *w++ = alphabet[v & 63];
+    }
+    if (i < length) {
+        unsigned v = (unsigned)p[i] << 16 | (i + 1 < length ? (unsigned)p[i + 1] << 8 : 0);
+        *w++ = alphabet[v >> 18];
+        *w++ = alphabet[(v >> 12) & 63];
+        *w++ = i + 1 < length ? alphabet[(v >> 6) & 63] : '=';
+        *w++ = '=';
+    }
+    out->len = (size_t)(w - out->data);
+    out->data[out->len] = '\0';
+    return 0;
 }

@@ -26,3 +26,29 @@ int json_is_number(const char *text, size_t length);
 int json_append_double(buf *out, double value);
 
 #endif
+
+/*
+ * Validates that text is exactly one JSON object (RFC 8259 grammar,
+ * whitespace around it allowed; nesting up to 64 levels) and looks up its
+ * top-level members named in `names` (NULL-terminated, in priority
+ * order). On a match, *value and *value_length receive the member's raw token
+ * (a string's content without its quotes, or a number's text) and
+ * *matched its index in names.
+ * Returns 1 (object, member found), 0 (object, none of the names present
+ * as a string or number) or -1 (not a JSON object: *reason says why).
+ * *multiline is set when the text has line breaks outside strings (it
+ * must be minified before being stored as one JSON line).
+ */
+int json_scan_object(const char *text, size_t length, const char *const *names,
+                     const char **value, size_t *value_length, int *matched, int *multiline,
+                     const char **reason);
+
+/* Appends text without the whitespace outside strings (text must be valid
+ * JSON). */
+int json_append_minified(buf *out, const char *text, size_t length);
+
+/* 1 when the bytes are valid UTF-8 (no NUL handling: NUL is valid). */
+int json_is_valid_utf8(const void *data, size_t length);
+
+/* Appends base64 (RFC 4648, padded) of the bytes, without quotes. */
+int json_append_base64(buf *out, const void *data, size_t length);

@@ -184,3 +184,54 @@ def read_topic(bootstrap, topic, timeout=30.0):
         return records
     finally:
         consumer.close()
+
+
+FAKE_AWS = os.path.join(ROOT, "test", "fake_aws", "server.py")
+S3RVER = os.path.join(ROOT, "deps", "npm", "node_modules", "s3rver", "bin", "s3rver.js")
+
+
+def fake_aws(*args):
+    """Starts the project's fake AWS endpoint (test/fake_aws/server.py) with
+    the given arguments; returns (proc, "http://127.0.0.1:PORT")."""
+    proc = start(["/usr/bin/python3", FAKE_AWS] + [str(a) for a in args])
+    url = proc.stdout.readline().decode().strip()
+    if not url.startswith("http://"):
+        raise RuntimeError("fake AWS endpoint did not start")
+    return proc, url
+
+
+def fake_aws_control(url, path, payload=None):
+    """POSTs (or GETs, without payload) a control request to the fake AWS
+    endpoint; returns the decoded JSON answer."""
+    import json
+    import urllib.request
+    data = None if payload is None else json.dumps(payload).encode()
+    with urllib.request.urlopen(urllib.request.Request(url + path, data=data), timeout=10) as r:
+        return json.loads(r.read() or b"null")
+
+
+def s3rver(directory, buckets=(), tls=None):
+    """Starts s3rver (from `make deps`, in deps/npm) on a free port with the
+    buckets created; returns (proc, url), or None when it is not installed.
+    tls=(key_file, cert_file) serves HTTPS."""
+    if not os.path.exists(S3RVER) or not shutil.which("node"):
+        return None
+    args = ["node", S3RVER, "-d", directory, "-a", "127.0.0.1", "-p", "0", "--no-vhost-buckets"]
+    for b in buckets:
+        args += ["--configure-bucket", b]
+    if tls:
+        args += ["--key", tls[0], "--cert", tls[1]]
+    # Node 20 needs the legacy provider for s3rver's paginated listings.
+    proc = start(args, env={"NODE_OPTIONS": "--openssl-legacy-provider"}, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        line = proc.stdout.readline().decode()
+        if not line:
+            break
+        if "listening on" in line:
+            import threading
+            # s3rver logs every request: keep its pipe drained.
+            threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
+            scheme = "https://" if tls else "http://"
+            return proc, scheme + line.strip().rsplit(" ", 1)[-1]
+    raise RuntimeError("s3rver did not start")

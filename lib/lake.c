@@ -1,0 +1,671 @@
+/*
+ * lake: per-partition batches of lake objects, the manifest that makes
+ * them exactly-once, recovery, and the error sink. See lake.h for the
+ * scheme; the invariant every path keeps is: an object becomes visible
+ * only after a manifest naming it is stored, and a manifest whose first
+ * offset is not below the committed offset names only deletable objects.
+ */
+#include "lib/lake.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/buf.h"
+#include "lib/gzip.h"
+#include "lib/json.h"
+#include "lib/log.h"
+#include "lib/timestamp.h"
+
+#define LAKE_CHUNK_BYTES (256 * 1024)
+
+struct lake_object {
+    char *key;
+    char *lookup; /* partition path (+ CSV columns), or "\x01<path>" for error objects */
+    store_writer *writer;
+    buf pending; /* uncompressed bytes not yet handed to the writer */
+    long long records;
+};
+
+struct lake_batch {
+    char *topic;
+    int32_t partition;
+    int64_t first_offset;
+    int64_t next_offset;
+    long long records;
+    long long bytes;
+    int64_t min_event_ms, max_event_ms;
+    int64_t first_wall_ms, last_wall_ms;
+    struct lake_object *objects;
+    size_t count, capacity;
+    size_t last_used;
+    char **leftovers; /* keys written by a batch that was never committed */
+    size_t leftover_count;
+    char **last_written; /* keys of the last flushed batch, until committed */
+    size_t last_written_count;
+};
+
+struct lake {
+    struct lake_options options;
+    char *table;
+    char *state_prefix;
+    gzip_compressor *gzip;
+    buf compressed;
+    buf line;
+    struct lake_batch **batches;
+    size_t batch_count;
+    struct lake_stats stats;
+};
+
+static char *lake_strdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+char *lake_object_key(const char *table, const char *partition_path, const char *topic,
+                      int32_t partition, int64_t first_offset, const char *suffix)
+{
+    buf key = BUF_INIT;
+    buf_printf(&key, "%s/%s%s%s+%d+%020lld%s", table, partition_path, *partition_path ? "/" : "",
+               topic, (int)partition, (long long)first_offset, suffix);
+    return buf_detach(&key);
+}
+
+lake *lake_new(const struct lake_options *options, tp_err *err)
+{
+    lake *l = calloc(1, sizeof *l);
+    if (!l) {
+        tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+        return NULL;
+    }
+    l->options = *options;
+    l->table = lake_strdup(options->table);
+    l->state_prefix = lake_strdup(options->state_prefix ? options->state_prefix : "_consume");
+    if (options->gzip_level > 0 && !(l->gzip = gzip_compressor_new(options->gzip_level, err))) {
+        lake_free(l);
+        return NULL;
+    }
+    return l;
+}
+
+static void lake_free_keys(char **keys, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free(keys[i]);
+    free(keys);
+}
+
+/* Aborts the object's writer (if any) and frees it. */
+static void lake_object_drop(lake *l, struct lake_object *object)
+{
+    if (object->writer)
+        l->options.store->ops->writer_abort(object->writer);
+    free(object->key);
+    free(object->lookup);
+    buf_free(&object->pending);
+    memset(object, 0, sizeof *object);
+}
+
+static void lake_batch_reset(lake *l, struct lake_batch *batch)
+{
+    for (size_t i = 0; i < batch->count; i++)
+        lake_object_drop(l, &batch->objects[i]);
+    batch->count = 0;
+    batch->last_used = 0;
+    batch->records = 0;
+    batch->bytes = 0;
+    batch->first_offset = -1;
+    batch->next_offset = -1;
+    batch->min_event_ms = INT64_MAX;
+    batch->max_event_ms = INT64_MIN;
+}
+
+static void lake_batch_free(lake *l, struct lake_batch *batch)
+{
+    lake_batch_reset(l, batch);
+    free(batch->objects);
+    lake_free_keys(batch->leftovers, batch->leftover_count);
+    lake_free_keys(batch->last_written, batch->last_written_count);
+    free(batch->topic);
+    free(batch);
+}
+
+void lake_free(lake *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->batch_count; i++)
+        lake_batch_free(l, l->batches[i]);
+    free(l->batches);
+    gzip_compressor_free(l->gzip);
+    buf_free(&l->compressed);
+    buf_free(&l->line);
+    free(l->table);
+    free(l->state_prefix);
+    free(l);
+}
+
+static struct lake_batch *lake_find_batch(lake *l, const char *topic, int32_t partition, int create)
+{
+    for (size_t i = 0; i < l->batch_count; i++)
+        if (l->batches[i]->partition == partition && strcmp(l->batches[i]->topic, topic) == 0)
+            return l->batches[i];
+    if (!create)
+        return NULL;
+    struct lake_batch **grown = realloc(l->batches, (l->batch_count + 1) * sizeof *grown);
+    if (!grown)
+        return NULL;
+    l->batches = grown;
+    struct lake_batch *batch = calloc(1, sizeof *batch);
+    if (!batch || !(batch->topic = strdup(topic))) {
+        free(batch);
+        return NULL;
+    }
+    batch->partition = partition;
+    batch->first_offset = batch->next_offset = -1;
+    batch->min_event_ms = INT64_MAX;
+    batch->max_event_ms = INT64_MIN;
+    l->batches[l->batch_count++] = batch;
+    return batch;
+}
+
+static char *lake_manifest_key(const lake *l, const char *topic, int32_t partition)
+{
+    buf key = BUF_INIT;
+    buf_printf(&key, "%s/%s+%d.json", l->state_prefix, topic, (int)partition);
+    return buf_detach(&key);
+}
+
+static int lake_add_key(char ***keys, size_t *count, const char *key)
+{
+    for (size_t i = 0; i < *count; i++)
+        if (strcmp((*keys)[i], key) == 0)
+            return 0;
+    char **grown = realloc(*keys, (*count + 1) * sizeof *grown);
+    if (!grown)
+        return -1;
+    *keys = grown;
+    if (!(grown[*count] = strdup(key)))
+        return -1;
+    (*count)++;
+    return 0;
+}
+
+/* Deletes every key of a list; keeps those that failed. Returns 0 when
+ * all are gone. */
+static int lake_remove_keys(lake *l, char **keys, size_t *count, tp_err *err)
+{
+    size_t kept = 0;
+    int rc = 0;
+    for (size_t i = 0; i < *count; i++) {
+        if (l->options.store->ops->remove(l->options.store, keys[i], err) == 0) {
+            log_info("deleted uncommitted object %s", keys[i]);
+            free(keys[i]);
+        } else {
+            keys[kept++] = keys[i];
+            rc = -1;
+        }
+    }
+    *count = kept;
+    return rc;
+}
+
+int lake_recover(lake *l, const char *topic, int32_t partition, int64_t committed, tp_err *err)
+{
+    struct lake_batch *batch = lake_find_batch(l, topic, partition, 1);
+    if (!batch)
+        return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+    lake_batch_reset(l, batch);
+    char *key = lake_manifest_key(l, topic, partition);
+    char *text = NULL;
+    size_t length = 0;
+    int rc = store_get(l->options.store, key, 0, &text, &length, err);
+    if (rc < 0) {
+        free(key);
+        return err->code == TP_ERR_NOT_FOUND
+                   ? 0
+                   : tp_err_prefix(err, "recovering %s [%d]", topic, partition);
+    }
+    cJSON *manifest = cJSON_ParseWithLength(text, length);
+    free(text);
+    const cJSON *first = cJSON_GetObjectItemCaseSensitive(manifest, "first_offset");
+    const cJSON *objects = cJSON_GetObjectItemCaseSensitive(manifest, "objects");
+    if (!cJSON_IsNumber(first) || !cJSON_IsArray(objects)) {
+        cJSON_Delete(manifest);
+        rc = tp_err_set(err, TP_ERR_PARSE, "%s/%s: not a tickpipe manifest",
+                        l->options.store->location, key);
+        free(key);
+        return rc;
+    }
+    int64_t first_offset = (int64_t)first->valuedouble;
+    if (committed >= 0 && first_offset < committed) {
+        log_debug("%s [%d]: last batch (offset %lld) is committed (%lld)", topic, partition,
+                  (long long)first_offset, (long long)committed);
+    } else {
+        const cJSON *object;
+        cJSON_ArrayForEach(object, objects)
+        {
+            if (cJSON_IsString(object) &&
+                lake_add_key(&batch->leftovers, &batch->leftover_count, object->valuestring) < 0) {
+                cJSON_Delete(manifest);
+                free(key);
+                return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+            }
+        }
+        log_notice("%s [%d]: deleting %zu objects of an uncommitted batch (offset %lld)", topic,
+                   partition, batch->leftover_count, (long long)first_offset);
+        /* what cannot be deleted now stays listed: the next flush's
+         * manifest names it and deletes it before writing anything */
+        if (lake_remove_keys(l, batch->leftovers, &batch->leftover_count, err) < 0)
+            log_warn("%s [%d]: %s (will retry before the next flush)", topic, partition, err->msg);
+    }
+    cJSON_Delete(manifest);
+    free(key);
+    return 0;
+}
+
+static void lake_partition_path(const lake *l, int64_t event_ms, char *out, size_t size)
+{
+    char iso[TIMESTAMP_ISO_LENGTH + 1];
+    if (timestamp_format_iso(event_ms, iso) == 0)
+        memcpy(iso, "0000-01-01T00:00:00.000Z", sizeof iso);
+    switch (l->options.partitioning) {
+    case LAKE_PARTITION_DT:
+        snprintf(out, size, "dt=%.10s", iso);
+        break;
+    case LAKE_PARTITION_DT_HOUR:
+        snprintf(out, size, "dt=%.10s/hour=%.2s", iso, iso + 11);
+        break;
+    case LAKE_PARTITION_YEAR:
+        snprintf(out, size, "year=%.4s", iso);
+        break;
+    case LAKE_PARTITION_MONTH:
+        snprintf(out, size, "month=%.7s", iso);
+        break;
+    case LAKE_PARTITION_NONE:
+        out[0] = '\0';
+        break;
+    }
+}
+
+/* Finds or opens the batch's object for a lookup key. Returns NULL with
+ * *full set when the batch already spreads over max_open_objects. */
+static struct lake_object *lake_object_for(lake *l, struct lake_batch *batch, const char *lookup,
+                                           const char *key, int *full)
+{
+    *full = 0;
+    if (batch->last_used < batch->count &&
+        strcmp(batch->objects[batch->last_used].lookup, lookup) == 0)
+        return &batch->objects[batch->last_used];
+    for (size_t i = 0; i < batch->count; i++) {
+        if (strcmp(batch->objects[i].lookup, lookup) == 0) {
+            batch->last_used = i;
+            return &batch->objects[i];
+        }
+    }
+    if ((int)batch->count >= l->options.max_open_objects) {
+        *full = 1;
+        return NULL;
+    }
+    if (batch->count == batch->capacity) {
+        size_t capacity = batch->capacity ? batch->capacity * 2 : 8;
+        struct lake_object *grown = realloc(batch->objects, capacity * sizeof *grown);
+        if (!grown)
+            return NULL;
+        batch->objects = grown;
+        batch->capacity = capacity;
+    }
+    struct lake_object *object = &batch->objects[batch->count];
+    memset(object, 0, sizeof *object);
+    object->lookup = strdup(lookup);
+    object->key = strdup(key);
+    if (!object->lookup || !object->key) {
+        free(object->lookup);
+        free(object->key);
+        return NULL;
+    }
+    batch->last_used = batch->count++;
+    return object;
+}
+
+/* Compresses the pending bytes into the object's writer. */
+static int lake_object_drain(lake *l, struct lake_object *object, tp_err *err)
+{
+    if (object->pending.len == 0)
+        return 0;
+    store *s = l->options.store;
+    if (!object->writer &&
+        !(object->writer = s->ops->writer_open(s, object->key, STORE_PUT_REPLACE, err)))
+        return -1;
+    const char *data = object->pending.data;
+    size_t length = object->pending.len;
+    if (l->gzip) {
+        buf_reset(&l->compressed);
+        if (gzip_compress_member(l->gzip, data, length, &l->compressed, err) < 0)
+            return -1;
+        data = l->compressed.data;
+        length = l->compressed.len;
+    }
+    if (s->ops->writer_write(object->writer, data, length, err) < 0)
+        return -1;
+    l->stats.bytes_out += (long long)length;
+    buf_reset(&object->pending);
+    return 0;
+}
+
+static const char *lake_suffix(const lake *l)
+{
+    if (l->options.format == LAKE_FORMAT_CSV)
+        return l->gzip ? ".csv.gz" : ".csv";
+    return l->gzip ? ".jsonl.gz" : ".jsonl";
+}
+
+/* Appends a CSV field (quoted when needed). */
+static void lake_csv_field(buf *out, const char *text, size_t length)
+{
+    if (length && !memchr(text, ',', length) && !memchr(text, '"', length) &&
+        !memchr(text, '\n', length) && !memchr(text, '\r', length)) {
+        buf_append(out, text, length);
+        return;
+    }
+    if (!length)
+        return;
+    buf_append_char(out, '"');
+    for (size_t i = 0; i < length; i++) {
+        if (text[i] == '"')
+            buf_append_char(out, '"');
+        buf_append_char(out, text[i]);
+    }
+    buf_append_char(out, '"');
+}
+
+/* Renders a JSON object as a CSV row into l->line; *columns receives the
+ * member names joined by commas (the header). Returns 0 or -1. */
+static int lake_csv_row(lake *l, const char *text, size_t length, buf *columns)
+{
+    cJSON *object = cJSON_ParseWithLength(text, length);
+    if (!cJSON_IsObject(object)) {
+        cJSON_Delete(object);
+        return -1;
+    }
+    buf_reset(&l->line);
+    int first = 1;
+    const cJSON *member;
+    cJSON_ArrayForEach(member, object)
+    {
+        if (!first) {
+            buf_append_char(&l->line, ',');
+            buf_append_char(columns, ',');
+        }
+        first = 0;
+        lake_csv_field(columns, member->string, strlen(member->string));
+        if (cJSON_IsString(member)) {
+            lake_csv_field(&l->line, member->valuestring, strlen(member->valuestring));
+        } else if (!cJSON_IsNull(member)) {
+            char *rendered = cJSON_PrintUnformatted(member);
+            if (rendered)
+                lake_csv_field(&l->line, rendered, strlen(rendered));
+            free(rendered);
+        }
+    }
+    buf_append_char(&l->line, '\n');
+    cJSON_Delete(object);
+    return 0;
+}
+
+/* A bad message goes to _errors/<topic>/dt=.../ with its reason and the
+ * raw payload (as text when it is UTF-8 JSON-safe, else base64). */
+static int lake_add_error(lake *l, struct lake_batch *batch, const struct lake_message *m,
+                          const char *reason, int64_t now_ms, tp_err *err)
+{
+    char path[64], lookup[80];
+    lake_partition_path(l, m->timestamp_ms >= 0 ? m->timestamp_ms : now_ms, path, sizeof path);
+    if (l->options.partitioning != LAKE_PARTITION_DT) {
+        char iso[TIMESTAMP_ISO_LENGTH + 1];
+        timestamp_format_iso(m->timestamp_ms >= 0 ? m->timestamp_ms : now_ms, iso);
+        snprintf(path, sizeof path, "dt=%.10s", iso);
+    }
+    snprintf(lookup, sizeof lookup, "\x01%s", path);
+    buf prefix = BUF_INIT;
+    buf_printf(&prefix, "_errors/%s", m->topic);
+    char *key = lake_object_key(prefix.data, path, m->topic, m->partition, m->offset,
+                                l->gzip ? ".jsonl.gz" : ".jsonl");
+    buf_free(&prefix);
+    int full;
+    struct lake_object *object = lake_object_for(l, batch, lookup, key, &full);
+    free(key);
+    if (!object)
+        return full ? LAKE_FLUSH_FIRST : tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+    buf *out = &object->pending;
+    buf_append_str(out, "{\"topic\":");
+    json_append_string(out, m->topic, strlen(m->topic));
+    buf_printf(out, ",\"partition\":%d,\"offset\":%lld,\"timestamp\":%lld,\"reason\":",
+               (int)m->partition, (long long)m->offset, (long long)m->timestamp_ms);
+    json_append_string(out, reason, strlen(reason));
+    buf_append_str(out, ",\"key\":");
+    if (m->key)
+        json_append_string(out, m->key, m->key_length);
+    else
+        buf_append_str(out, "null");
+    if (json_is_valid_utf8(m->value, m->value_length)) {
+        buf_append_str(out, ",\"payload\":");
+        json_append_string(out, m->value ? m->value : "", m->value_length);
+    } else {
+        buf_append_str(out, ",\"payload_base64\":\"");
+        json_append_base64(out, m->value, m->value_length);
+        buf_append_char(out, '"');
+    }
+    buf_append_str(out, "}\n");
+    object->records++;
+    l->stats.errors++;
+    return LAKE_ADDED;
+}
+
+static int lake_batch_due(const lake *l, const struct lake_batch *batch)
+{
+    const struct lake_options *o = &l->options;
+    return (o->flush_records > 0 && batch->records >= o->flush_records) ||
+           (o->flush_bytes > 0 && batch->bytes >= o->flush_bytes) ||
+           (o->flush_span_ms > 0 && batch->max_event_ms >= batch->min_event_ms &&
+            batch->max_event_ms - batch->min_event_ms >= o->flush_span_ms);
+}
+
+int lake_add(lake *l, const struct lake_message *m, int64_t now_ms, tp_err *err)
+{
+    struct lake_batch *batch = lake_find_batch(l, m->topic, m->partition, 1);
+    if (!batch)
+        return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+    const char *value = NULL, *reason = NULL;
+    size_t value_length = 0;
+    int matched, multiline;
+    int64_t event_ms = 0;
+    int rc = m->value ? json_scan_object(m->value, m->value_length, l->options.time_fields, &value,
+                                         &value_length, &matched, &multiline, &reason)
+                      : (reason = "empty message (null value)", -1);
+    if (rc == 0)
+        reason = "no event-time member (looked for the --time-field names)";
+    else if (rc == 1 && timestamp_parse(value, value_length, NULL, &event_ms) < 0)
+        reason = "unparseable event time", rc = 0;
+    int added;
+    if (rc != 1) {
+        added = lake_add_error(l, batch, m, reason, now_ms, err);
+    } else {
+        char path[64];
+        lake_partition_path(l, event_ms, path, sizeof path);
+        buf columns = BUF_INIT;
+        const char *line = value;
+        size_t line_length = 0;
+        if (l->options.format == LAKE_FORMAT_CSV) {
+            buf_append_str(&columns, path);
+            buf_append_char(&columns, '\x1f');
+            lake_csv_row(l, m->value, m->value_length, &columns);
+        } else if (multiline) {
+            buf_reset(&l->line);
+            json_append_minified(&l->line, m->value, m->value_length);
+            buf_append_char(&l->line, '\n');
+        }
+        line = l->options.format == LAKE_FORMAT_CSV || multiline ? l->line.data : m->value;
+        line_length =
+            l->options.format == LAKE_FORMAT_CSV || multiline ? l->line.len : m->value_length;
+        char *key = lake_object_key(l->table ? l->table : m->topic, path, m->topic, m->partition,
+                                    m->offset, lake_suffix(l));
+        int full;
+        struct lake_object *object =
+            lake_object_for(l, batch, columns.data ? columns.data : path, key, &full);
+        free(key);
+        if (!object) {
+            buf_free(&columns);
+            return full ? LAKE_FLUSH_FIRST : tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+        }
+        if (object->records == 0 && l->options.format == LAKE_FORMAT_CSV) {
+            const char *header = strchr(columns.data, '\x1f') + 1;
+            buf_append_str(&object->pending, header);
+            buf_append_char(&object->pending, '\n');
+        }
+        buf_free(&columns);
+        buf_append(&object->pending, line, line_length);
+        if (l->options.format == LAKE_FORMAT_JSONL && !multiline)
+            buf_append_char(&object->pending, '\n');
+        object->records++;
+        l->stats.records++;
+        if (event_ms < batch->min_event_ms)
+            batch->min_event_ms = event_ms;
+        if (event_ms > batch->max_event_ms)
+            batch->max_event_ms = event_ms;
+        added = LAKE_ADDED;
+        if (object->pending.len >= LAKE_CHUNK_BYTES && lake_object_drain(l, object, err) < 0)
+            return -1;
+    }
+    if (added != LAKE_ADDED)
+        return added;
+    if (batch->first_offset < 0) {
+        batch->first_offset = m->offset;
+        batch->first_wall_ms = now_ms;
+    }
+    batch->next_offset = m->offset + 1;
+    batch->last_wall_ms = now_ms;
+    batch->records++;
+    batch->bytes += (long long)m->value_length;
+    l->stats.bytes_in += (long long)m->value_length;
+    return lake_batch_due(l, batch) ? LAKE_ADDED_FULL : LAKE_ADDED;
+}
+
+static int lake_write_manifest(lake *l, struct lake_batch *batch, tp_err *err)
+{
+    cJSON *manifest = cJSON_CreateObject();
+    cJSON_AddStringToObject(manifest, "topic", batch->topic);
+    cJSON_AddNumberToObject(manifest, "partition", batch->partition);
+    cJSON_AddNumberToObject(manifest, "first_offset", (double)batch->first_offset);
+    cJSON_AddNumberToObject(manifest, "next_offset", (double)batch->next_offset);
+    cJSON *objects = cJSON_AddArrayToObject(manifest, "objects");
+    for (size_t i = 0; i < batch->leftover_count; i++)
+        cJSON_AddItemToArray(objects, cJSON_CreateString(batch->leftovers[i]));
+    for (size_t i = 0; i < batch->count; i++)
+        cJSON_AddItemToArray(objects, cJSON_CreateString(batch->objects[i].key));
+    char *text = cJSON_PrintUnformatted(manifest);
+    cJSON_Delete(manifest);
+    if (!text)
+        return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+    char *key = lake_manifest_key(l, batch->topic, batch->partition);
+    int rc = store_put(l->options.store, key, text, strlen(text), STORE_PUT_REPLACE, err);
+    free(key);
+    free(text);
+    return rc;
+}
+
+int lake_flush(lake *l, const char *topic, int32_t partition, int64_t *commit_offset,
+               int64_t *rewind_offset, tp_err *err)
+{
+    *commit_offset = 0;
+    *rewind_offset = -1;
+    struct lake_batch *batch = lake_find_batch(l, topic, partition, 0);
+    if (!batch || batch->count == 0)
+        return 1;
+    *rewind_offset = batch->first_offset;
+    lake_free_keys(batch->last_written, batch->last_written_count);
+    batch->last_written = NULL;
+    batch->last_written_count = 0;
+    /* 1. the manifest names every object this batch may leave behind */
+    if (lake_write_manifest(l, batch, err) < 0)
+        goto failed;
+    /* 2. leftovers of an earlier uncommitted attempt go first */
+    if (lake_remove_keys(l, batch->leftovers, &batch->leftover_count, err) < 0)
+        goto failed;
+    /* 3. the objects */
+    store *s = l->options.store;
+    for (size_t i = 0; i < batch->count; i++) {
+        struct lake_object *object = &batch->objects[i];
+        if (lake_object_drain(l, object, err) < 0)
+            goto failed;
+        if (lake_add_key(&batch->leftovers, &batch->leftover_count, object->key) < 0)
+            goto failed;
+        store_writer *writer = object->writer;
+        object->writer = NULL;
+        if (s->ops->writer_commit(writer, err) < 0)
+            goto failed;
+        l->stats.objects++;
+    }
+    /* written: the keys wait in last_written until the offset is committed */
+    batch->last_written = batch->leftovers;
+    batch->last_written_count = batch->leftover_count;
+    batch->leftovers = NULL;
+    batch->leftover_count = 0;
+    l->stats.flushes++;
+    *commit_offset = batch->next_offset;
+    log_debug("flushed %s [%d] offsets %lld-%lld: %lld records in %zu objects", topic, partition,
+              (long long)batch->first_offset, (long long)batch->next_offset - 1, batch->records,
+              batch->count);
+    lake_batch_reset(l, batch);
+    return 1;
+failed:
+    tp_err_prefix(err, "flushing %s [%d] offsets %lld-%lld", topic, partition,
+                  (long long)batch->first_offset, (long long)batch->next_offset - 1);
+    for (size_t i = 0; i < batch->count; i++)
+        lake_add_key(&batch->leftovers, &batch->leftover_count, batch->objects[i].key);
+    lake_batch_reset(l, batch);
+    return -1;
+}
+
+void lake_commit_failed(lake *l, const char *topic, int32_t partition)
+{
+    struct lake_batch *batch = lake_find_batch(l, topic, partition, 0);
+    if (!batch)
+        return;
+    for (size_t i = 0; i < batch->last_written_count; i++)
+        lake_add_key(&batch->leftovers, &batch->leftover_count, batch->last_written[i]);
+}
+
+void lake_forget(lake *l, const char *topic, int32_t partition)
+{
+    for (size_t i = 0; i < l->batch_count; i++) {
+        struct lake_batch *batch = l->batches[i];
+        if (batch->partition == partition && strcmp(batch->topic, topic) == 0) {
+            lake_batch_free(l, batch);
+            l->batches[i] = l->batches[--l->batch_count];
+            return;
+        }
+    }
+}
+
+void lake_each_due(lake *l, int64_t now_ms,
+                   void (*fn)(void *context, const char *topic, int32_t partition), void *context)
+{
+    for (size_t i = 0; i < l->batch_count; i++) {
+        struct lake_batch *batch = l->batches[i];
+        if (batch->count == 0)
+            continue;
+        int due = now_ms < 0 ||
+                  (l->options.flush_idle_ms > 0 &&
+                   now_ms - batch->last_wall_ms >= l->options.flush_idle_ms) ||
+                  (l->options.flush_interval_ms > 0 &&
+                   now_ms - batch->first_wall_ms >= l->options.flush_interval_ms);
+        if (due)
+            fn(context, batch->topic, batch->partition);
+    }
+}
+
+void lake_get_stats(const lake *l, struct lake_stats *stats)
+{
+    *stats = l->stats;
+}
