@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "lib/buf.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/query.h"
 #include "lib/query_cache.h"
@@ -131,7 +132,9 @@ static int duckdb_engine_open(struct query_duckdb *e, tp_err *err)
     buf_append_str(&setup, ";");
     duckdb_mysql_format_macro(&setup);
     buf_append_str(&setup, duckdb_macros);
+    int64_t t0 = clock_monotonic_ns();
     int rc = duckdb_exec(&e->api, connection, setup.data, err);
+    log_debug("setup %.1f ms", (double)(clock_monotonic_ns() - t0) / 1e6);
     buf_free(&setup);
     if (rc < 0)
         tp_err_prefix(err, "DuckDB setup");
@@ -503,8 +506,11 @@ static int duckdb_engine_run(query_engine *base, const char *sql, const struct q
     stats->engine_ms = -1;
     if (sql_guard_check(sql, strlen(sql), err) < 0)
         return -1;
+    int64_t started = clock_monotonic_ns();
     if (duckdb_engine_open(e, err) < 0)
         return -1;
+    log_debug("DuckDB %s loaded and opened in %.1f ms", e->api.library_version(),
+              (double)(clock_monotonic_ns() - started) / 1e6);
     cJSON *names = duckdb_query_tables(e, sql);
     int rc = duckdb_load_tables(e, names, err);
     cJSON_Delete(names);
@@ -522,12 +528,14 @@ static int duckdb_engine_run(query_engine *base, const char *sql, const struct q
             return -1;
     if (duckdb_engine_lock(e, err) < 0)
         return -1;
+    log_debug("tables defined in %.1f ms", (double)(clock_monotonic_ns() - started) / 1e6);
     char *rewritten = duckdb_rewrite_extremes(e, sql);
     if (!rewritten)
         return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
     rc = duckdb_run_select(&e->api, atomic_load(&e->connection), rewritten, sql, sink, &stats->rows,
                            &e->cancelled, err);
     free(rewritten);
+    log_debug("query done in %.1f ms", (double)(clock_monotonic_ns() - started) / 1e6);
     if (rc < 0 && atomic_load(&e->cancelled))
         tp_err_set(err, TP_ERR_USAGE, "interrupted");
     return rc;
