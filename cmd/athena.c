@@ -294,7 +294,9 @@ static int athena_query(struct athena_run *run, const char *sql, tp_err *err)
         return -1;
     }
     buf detail = BUF_INIT;
-    if (stats.objects > 0)
+    if (stats.result_reused)
+        buf_printf(&detail, ", result reused (%lld lake objects unchanged)", stats.objects);
+    else if (stats.objects > 0)
         buf_printf(&detail, ", %lld lake objects (%lld from the cache)", stats.objects,
                    stats.objects_cached);
     if (stats.bytes_scanned >= 0)

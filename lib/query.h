@@ -52,6 +52,7 @@ struct query_stats {
     double engine_ms;        /* time the engine reports; -1 when unknown */
     long long objects;       /* lake objects the query could read; -1 when unknown */
     long long objects_cached;
+    int result_reused; /* the rows came from a stored result of the same query */
 };
 
 typedef struct query_engine query_engine;

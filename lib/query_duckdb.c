@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <utime.h>
 
 #include "lib/buf.h"
 #include "lib/clock.h"
@@ -22,6 +23,7 @@
 #include "lib/query_cache.h"
 #include "lib/query_duckdb_api.h"
 #include "lib/query_duckdb_table.h"
+#include "lib/query_results.h"
 #include "lib/sql_guard.h"
 
 struct query_duckdb {
@@ -32,6 +34,7 @@ struct query_duckdb {
     char *database;
     char *library;
     char *cache_path;
+    char *results_directory;
     enum query_cache_mode cache_mode;
     struct duckdb_api api;
     duckdb_database db;
@@ -497,6 +500,60 @@ static char *duckdb_rewrite_extremes(struct query_duckdb *e, const char *sql)
 
 /* ---- the engine ---------------------------------------------------------- */
 
+static int duckdb_engine_run_query(struct query_duckdb *e, const char *sql,
+                                   const struct query_sink *sink, struct query_stats *stats,
+                                   int64_t started, tp_err *err);
+
+/* Every catalog table the statement may name (any bare or quoted name
+ * equal to a table's), loaded without DuckDB. */
+static int duckdb_load_named_tables(struct query_duckdb *e, const char *sql, tp_err *err)
+{
+    struct duckdb_tokens tokens;
+    if (duckdb_tokenize(sql, &tokens) < 0)
+        return 0;
+    cJSON *names = cJSON_CreateArray();
+    for (size_t i = 0; i < tokens.count; i++) {
+        if (!duckdb_token_is_name(&tokens, i))
+            continue;
+        char *name = duckdb_token_text(&tokens, i);
+        int known = 0;
+        const cJSON *item;
+        cJSON_ArrayForEach(item, names) known |= strcasecmp(item->valuestring, name) == 0;
+        if (!known && name && !strchr(name, '/'))
+            cJSON_AddItemToArray(names, cJSON_CreateString(name));
+        free(name);
+    }
+    free(tokens.items);
+    int rc = duckdb_load_tables(e, names, err);
+    cJSON_Delete(names);
+    return rc;
+}
+
+/* Replays a stored result of the same statement over the same objects:
+ * 1 when done, 0 when there is none (*path = where to store this one),
+ * -1 on error. */
+static int duckdb_reuse_result(struct query_duckdb *e, const char *sql,
+                               const struct query_sink *sink, struct query_stats *stats,
+                               char **path, tp_err *err)
+{
+    if (duckdb_load_named_tables(e, sql, err) < 0)
+        return -1;
+    if (!e->table_count)
+        return 0;
+    *path = query_results_path(e->results_directory, e->database, sql, e->tables, e->table_count);
+    if (!*path)
+        return 0;
+    int found = query_results_replay(*path, sink, &stats->rows, err);
+    if (found > 0) {
+        utime(*path, NULL); /* recently used */
+        stats->result_reused = 1;
+        for (size_t i = 0; i < e->table_count; i++)
+            stats->objects += (long long)e->tables[i]->object_count;
+        log_info("result reused: same statement, same lake objects (%s)", *path);
+    }
+    return found;
+}
+
 static int duckdb_engine_run(query_engine *base, const char *sql, const struct query_sink *sink,
                              struct query_stats *stats, tp_err *err)
 {
@@ -507,6 +564,32 @@ static int duckdb_engine_run(query_engine *base, const char *sql, const struct q
     if (sql_guard_check(sql, strlen(sql), err) < 0)
         return -1;
     int64_t started = clock_monotonic_ns();
+    char *results_path = NULL;
+    if (e->cache_mode != QUERY_CACHE_OFF && query_results_cacheable(sql)) {
+        int found = duckdb_reuse_result(e, sql, sink, stats, &results_path, err);
+        if (found != 0) {
+            free(results_path);
+            return found < 0 ? -1 : 0;
+        }
+    }
+    query_results_recorder *recorder = NULL;
+    struct query_sink recording;
+    if (results_path && (recorder = query_results_recorder_new(sink))) {
+        recording = query_results_recorder_sink(recorder);
+        sink = &recording;
+    }
+    int rc = duckdb_engine_run_query(e, sql, sink, stats, started, err);
+    if (rc == 0 && recorder)
+        query_results_recorder_store(recorder, results_path);
+    query_results_recorder_free(recorder);
+    free(results_path);
+    return rc;
+}
+
+static int duckdb_engine_run_query(struct query_duckdb *e, const char *sql,
+                                   const struct query_sink *sink, struct query_stats *stats,
+                                   int64_t started, tp_err *err)
+{
     if (duckdb_engine_open(e, err) < 0)
         return -1;
     log_debug("DuckDB %s loaded and opened in %.1f ms", e->api.library_version(),
@@ -566,6 +649,7 @@ static void duckdb_engine_free(query_engine *base)
     free(e->database);
     free(e->library);
     free(e->cache_path);
+    free(e->results_directory);
     buf_free(&e->stale);
     free(e);
 }
@@ -600,6 +684,9 @@ query_engine *query_duckdb_open(const struct query_duckdb_options *options, tp_e
     e->cache_mode = options->cache;
     e->cache_path = options->cache_path ? strdup(options->cache_path)
                                         : query_cache_default_path(e->lake_root, e->database);
+    buf results = BUF_INIT;
+    buf_printf(&results, "%s/_cache/results", e->lake_root);
+    e->results_directory = buf_detach(&results);
     atomic_init(&e->cancelled, 0);
     atomic_init(&e->connection, NULL);
     return &e->base;

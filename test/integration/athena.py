@@ -472,6 +472,34 @@ def test_cache(root):
     check("--refresh-cache", result.returncode == 0 and "up to date" in result.stderr, result.stderr)
 
 
+def test_result_reuse(root):
+    lake = stocks_lake(root, "reuse")
+    sql = "SELECT symbol, count(*) AS n, round(avg(price), 4) AS p FROM ticks GROUP BY ALL ORDER BY ALL"
+    first = athena(lake, sql, "--cache", "sync")
+    again = athena(lake, sql, "--cache", "sync", env={"TICKPIPE_DUCKDB_LIB": "/nonexistent/libduckdb.so"})
+    check("a repeated query reuses its result, without loading DuckDB",
+          again.returncode == 0 and again.stdout == first.stdout and "result reused" in again.stderr,
+          again.stderr)
+    formatted = athena(lake, sql, "--cache", "sync", "--format", "json")
+    check("a reused result keeps its types", formatted.returncode == 0 and
+          "result reused" in formatted.stderr and
+          isinstance(json.loads(formatted.stdout.splitlines()[0])["n"], int), formatted.stdout)
+    folder = os.path.join(lake, "ticks", "dt=2010-03-01")
+    with open(os.path.join(folder, "ticks+0+00000000000000009999.jsonl.gz"), "wb") as f:
+        f.write(gzip.compress(b'{"symbol":"MSFT","date":"2010-03-02T00:00:00.000Z","price":10}\n'))
+    changed = athena(lake, sql, "--cache", "sync")
+    check("a new object: the result is computed again, with its row",
+          "result reused" not in changed.stderr and changed.stdout != first.stdout and
+          "MSFT,124," in changed.stdout, changed.stdout)
+    volatile = "SELECT count(*) AS n, max(random()) < 2 AS r FROM ticks"
+    athena(lake, volatile, "--cache", "sync")
+    result = athena(lake, volatile, "--cache", "sync")
+    check("queries with random() are never reused", "result reused" not in result.stderr, result.stderr)
+    result = athena(lake, sql, "--cache", "off")
+    check("--cache off: no reuse", "result reused" not in result.stderr and result.stdout == changed.stdout,
+          result.stderr)
+
+
 def test_interrupt(root):
     lake = stocks_lake(root, "interrupt")
     proc = harness.start([harness.TICKPIPE, "athena", "--lake", lake,
@@ -502,6 +530,7 @@ def body():
     test_refused_and_errors(root)
     test_partition_pruning(root)
     test_cache(root)
+    test_result_reuse(root)
     test_interrupt(root)
 
 
