@@ -232,9 +232,11 @@ static int athena_open_local(struct athena_run *run, tp_err *err)
     const struct athena_settings *settings = run->settings;
     char resolved[PATH_MAX];
     struct stat st;
-    if (!realpath(settings->lake, resolved) || stat(resolved, &st) != 0 || !S_ISDIR(st.st_mode))
-        return tp_err_set(err, TP_ERR_USAGE, "lake %s: not a directory (--lake or TICKPIPE_LAKE)",
-                          settings->lake);
+    if (!realpath(settings->lake, resolved) || stat(resolved, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        tp_err_set(err, TP_ERR_USAGE, "lake %s: not a directory (--lake or TICKPIPE_LAKE)",
+                   settings->lake);
+        return -1;
+    }
     run->lake_root = strdup(resolved);
     run->lake = store_dir_open(resolved, err);
     if (!run->lake)
@@ -257,6 +259,8 @@ static int athena_query(struct athena_run *run, const char *sql, tp_err *err)
 {
     const struct athena_settings *settings = run->settings;
     enum result_format format = RESULT_FORMAT_CSV;
+    if (!run->engine)
+        return tp_err_set(err, TP_ERR_INTERNAL, "no query engine");
     FILE *out = stdout;
     if (settings->output && !(out = fopen(settings->output, "w")))
         return tp_err_set(err, TP_ERR_USAGE, "cannot write --output %s: %s", settings->output,
@@ -376,19 +380,17 @@ int cmd_athena(int argc, char **argv)
         return cmd_usage_error("%s", err.msg);
     if (settings.refresh_cache && npositional)
         return cmd_usage_error("--refresh-cache takes no query");
-    exit_code = CMD_EXIT_OK;
-    if (athena_open_local(&run, &err) < 0) {
-        exit_code = athena_exit_code(&err);
-    } else if (settings.refresh_cache) {
-        int64_t started = clock_monotonic_ns();
-        if (query_duckdb_refresh_cache(run.engine, settings.refresh_cache, 1, &err) < 0)
-            exit_code = athena_exit_code(&err);
-        else
+    int64_t started = clock_monotonic_ns();
+    int rc = athena_open_local(&run, &err);
+    if (rc == 0 && settings.refresh_cache) {
+        rc = query_duckdb_refresh_cache(run.engine, settings.refresh_cache, 1, &err);
+        if (rc == 0)
             log_notice("cache of %s up to date in %.3f s", settings.refresh_cache,
                        (double)(clock_monotonic_ns() - started) / 1e9);
-    } else if (athena_query(&run, sql, &err) < 0) {
-        exit_code = athena_exit_code(&err);
+    } else if (rc == 0) {
+        rc = athena_query(&run, sql, &err);
     }
+    exit_code = rc < 0 ? athena_exit_code(&err) : CMD_EXIT_OK;
     if (exit_code != CMD_EXIT_OK && err.msg[0])
         log_error("%s", err.msg);
     free(sql);

@@ -257,7 +257,7 @@ static int query_cache_refresh_table(struct query_cache_session *s,
     for (size_t i = 0; i < table->object_count; i++) {
         const struct duckdb_object *o = &table->objects[i];
         const cJSON *etag = cJSON_GetObjectItemCaseSensitive(cached, o->path);
-        if (cJSON_IsString(etag) && strcmp(etag->valuestring, o->etag) == 0)
+        if (etag && cJSON_IsString(etag) && strcmp(etag->valuestring, o->etag) == 0)
             cJSON_DeleteItemFromObjectCaseSensitive(cached, o->path); /* still valid */
         else
             missing[missing_count++] = i;

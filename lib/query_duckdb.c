@@ -218,7 +218,8 @@ static int duckdb_define_view(struct query_duckdb *e, struct duckdb_table *table
     for (size_t i = 0; i < table->object_count; i++) {
         const cJSON *etag =
             cached ? cJSON_GetObjectItemCaseSensitive(cached, table->objects[i].path) : NULL;
-        if (cJSON_IsString(etag) && strcmp(etag->valuestring, table->objects[i].etag) == 0) {
+        if (etag && cJSON_IsString(etag) && etag->valuestring &&
+            strcmp(etag->valuestring, table->objects[i].etag) == 0) {
             cJSON_DeleteItemFromObjectCaseSensitive(cached, table->objects[i].path);
             hits++;
         } else {
@@ -281,7 +282,8 @@ static int duckdb_load_tables(struct query_duckdb *e, const cJSON *names, tp_err
             return -1;
         if (!table)
             continue;
-        struct duckdb_table **grown = realloc(e->tables, (e->table_count + 1) * sizeof *e->tables);
+        struct duckdb_table **grown =
+            realloc(e->tables, (e->table_count + 1) * sizeof(struct duckdb_table *));
         if (!grown) {
             duckdb_table_free(table);
             return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");

@@ -263,7 +263,7 @@ static int duckdb_stream(const struct duckdb_api *api, duckdb_result *result, si
             break;
         }
         duckdb_idx size = api->data_chunk_get_size(chunk);
-        duckdb_string_t **data = calloc(columns ? columns : 1, sizeof *data);
+        duckdb_string_t **data = calloc(columns ? columns : 1, sizeof(duckdb_string_t *));
         uint64_t **validity = calloc(columns ? columns : 1, sizeof *validity);
         if (!data || !validity) {
             free(data);

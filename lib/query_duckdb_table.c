@@ -264,6 +264,8 @@ static int duckdb_collect_object(const struct store_object *object, void *contex
 static int duckdb_list_objects(struct duckdb_table *table, store *lake, const char *prefix,
                                struct duckdb_listing *listing, tp_err *err)
 {
+    if (!prefix)
+        return tp_err_set(err, TP_ERR_INTERNAL, "table %s: no location", table->name);
     listing->prefix_length = strlen(prefix);
     if (lake->ops->list(lake, prefix, duckdb_collect_object, listing, err) < 0)
         return tp_err_prefix(err, "table %s", table->name);
@@ -281,7 +283,7 @@ static int duckdb_partition_is_hive(const struct duckdb_table *table, const char
     int ok = 1;
     for (size_t k = 0; ok && k < table->key_count; k++) {
         buf_reset(&segment);
-        buf_printf(&segment, "%s%s=%s/", k == 0 ? "" : "", table->keys[k].name, values[k]);
+        buf_printf(&segment, "%s=%s/", table->keys[k].name, values[k]);
         const char *found = strstr(prefix, segment.data);
         ok = found && (found == prefix || found[-1] == '/');
     }
@@ -298,7 +300,12 @@ static int duckdb_load_partitions(struct duckdb_table *table, catalog *tables, s
     size_t count = (size_t)cJSON_GetArraySize(partitions);
     table->partitions = calloc(count ? count : 1, sizeof *table->partitions);
     struct duckdb_listing listing = {table, lake, 0, 0, 0, 0};
-    int rc = table->partitions ? 0 : tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+    if (!table->partitions) {
+        cJSON_Delete(partitions);
+        tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+        return -1;
+    }
+    int rc = 0;
     const cJSON *partition;
     cJSON_ArrayForEach(partition, partitions)
     {
@@ -521,7 +528,7 @@ void duckdb_table_free(struct duckdb_table *table)
         free(table->objects[i].path);
         free(table->objects[i].etag);
     }
-    for (size_t i = 0; i < table->partition_count; i++) {
+    for (size_t i = 0; table->partitions && i < table->partition_count; i++) {
         for (size_t k = 0; table->partitions[i].values && k < table->key_count; k++)
             free(table->partitions[i].values[k]);
         free(table->partitions[i].values);

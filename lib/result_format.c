@@ -73,7 +73,7 @@ static int result_flush_line(result_writer *w, tp_err *err)
  * escaped); returns its width in code points. */
 static size_t result_table_cell(buf *out, const char *text, size_t length)
 {
-    if (length == RESULT_NULL_LENGTH) {
+    if (length == RESULT_NULL_LENGTH || !text) {
         buf_append_str(out, "NULL");
         return 4;
     }

@@ -136,6 +136,7 @@ enum sql_token_type sql_lexer_next(struct sql_lexer *lexer, struct sql_token *to
 {
     token->type = SQL_TOKEN_END;
     token->length = 0;
+    token->offset = lexer->position < lexer->length ? lexer->position : lexer->length;
     if (lexer->position > lexer->length) {
         token->type = SQL_TOKEN_ERROR;
         token->offset = lexer->length;
