@@ -135,8 +135,8 @@ int duckdb_api_load(struct duckdb_api *api, const char *explicit_path, tp_err *e
 
 void duckdb_api_unload(struct duckdb_api *api)
 {
-    if (api->library)
-        dlclose(api->library);
+    /* DuckDB stays mapped until exit: unloading a C++ library that ran
+     * threads and static constructors gains nothing and risks much. */
     api->library = NULL;
 }
 
@@ -333,8 +333,10 @@ int duckdb_run_select(const struct duckdb_api *api, duckdb_connection connection
     }
     for (size_t i = 0; i < count; i++) {
         duckdb_type type = api->prepared_statement_column_type(prepared, i);
+        /* DuckDB allocates the name; it is ours to free */
         const char *name = api->prepared_statement_column_name(prepared, i);
         columns[i].name = strdup(name ? name : "");
+        api->free((void *)name);
         columns[i].type = duckdb_type_name(type);
         columns[i].kind = duckdb_kind(type);
     }

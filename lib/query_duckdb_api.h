@@ -118,6 +118,7 @@ struct duckdb_api {
     const char *(*prepare_error)(duckdb_prepared_statement prepared);
     void (*destroy_prepare)(duckdb_prepared_statement *prepared);
     duckdb_idx (*prepared_statement_column_count)(duckdb_prepared_statement prepared);
+    /* the name is allocated: release it with free below */
     const char *(*prepared_statement_column_name)(duckdb_prepared_statement prepared,
                                                   duckdb_idx column);
     duckdb_type (*prepared_statement_column_type)(duckdb_prepared_statement prepared,
