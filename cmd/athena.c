@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "aws/athena.h"
+#include "cmd/aws_options.h"
 #include "lib/buf.h"
 #include "lib/catalog.h"
 #include "lib/clock.h"
@@ -40,6 +42,10 @@ struct athena_settings {
     const char *cache;
     const char *refresh_cache;
     const char *duckdb_library;
+    const char *workgroup;
+    const char *output_location;
+    const char *data_catalog;
+    struct cmd_aws_options aws;
 };
 
 /* ---- Ctrl-C: a thread waits for the signal and cancels the query -------- */
@@ -49,6 +55,7 @@ struct athena_signals {
     sigset_t set;
     query_engine *engine;
     int started;
+    int received;
 };
 
 static void *athena_signal_thread(void *context)
@@ -58,12 +65,13 @@ static void *athena_signal_thread(void *context)
         int number = 0;
         if (sigwait(&signals->set, &number) != 0)
             continue;
-        if (cmd_stop_requested) { /* second signal: stop now */
+        if (signals->received++) { /* second signal: stop now */
             signal(number, SIG_DFL);
             pthread_sigmask(SIG_UNBLOCK, &signals->set, NULL);
             raise(number);
         }
-        cmd_stop_requested = 1;
+        /* cmd_stop_requested stays 0: the engine still needs its HTTP
+         * client to tell Athena to stop the query */
         log_notice("interrupted: cancelling the query (again to quit at once)");
         signals->engine->ops->cancel(signals->engine);
     }
@@ -255,6 +263,21 @@ static int athena_open_local(struct athena_run *run, tp_err *err)
     return run->engine ? 0 : -1;
 }
 
+static int athena_open_remote(struct athena_run *run, struct cmd_aws *aws, tp_err *err)
+{
+    const struct athena_settings *settings = run->settings;
+    if (cmd_aws_open(&settings->aws, aws, err) < 0)
+        return -1;
+    struct athena_options options = {settings->database,
+                                     settings->data_catalog,
+                                     settings->workgroup,
+                                     settings->output_location,
+                                     0,
+                                     0};
+    run->engine = athena_engine_open(aws->http, aws->creds, &options, err);
+    return run->engine ? 0 : -1;
+}
+
 static int athena_query(struct athena_run *run, const char *sql, tp_err *err)
 {
     const struct athena_settings *settings = run->settings;
@@ -310,7 +333,8 @@ static int athena_query(struct athena_run *run, const char *sql, tp_err *err)
     log_notice("%lld row%s in %.3f s%s", stats.rows, stats.rows == 1 ? "" : "s", seconds,
                detail.data ? detail.data : "");
     buf_free(&detail);
-    if (run->cache == QUERY_CACHE_AUTO && strcmp(run->engine->ops->name, "local") == 0) {
+    if (run->cache == QUERY_CACHE_AUTO && run->lake_root &&
+        strcmp(run->engine->ops->name, "local") == 0) {
         char *stale = query_duckdb_stale_tables(run->engine);
         if (stale)
             athena_spawn_refresh(run->lake_root, settings->database, stale);
@@ -346,6 +370,13 @@ int cmd_athena(int argc, char **argv)
          "bring the local cache of these tables up to date and exit (no query)", NULL},
         {"duckdb-lib", 0, OPT_STRING, &settings.duckdb_library, "FILE", NULL, "TICKPIPE_DUCKDB_LIB",
          "libduckdb.so to use (default: next to tickpipe, deps/duckdb)", NULL},
+        {"workgroup", 0, OPT_STRING, &settings.workgroup, "NAME", "primary",
+         "TICKPIPE_ATHENA_WORKGROUP", "Athena work group", NULL},
+        {"output-location", 0, OPT_STRING, &settings.output_location, "s3://BUCKET/PREFIX/", NULL,
+         "TICKPIPE_ATHENA_OUTPUT", "where Athena writes results (default: the work group's)", NULL},
+        {"data-catalog", 0, OPT_STRING, &settings.data_catalog, "NAME", "AwsDataCatalog", NULL,
+         "Athena data catalog of --database", NULL},
+        CMD_AWS_OPTION_SPECS(&settings.aws),
         {0},
     };
     const struct opt_command command = {
@@ -358,8 +389,10 @@ int cmd_athena(int argc, char **argv)
         "(date, date_trunc, date_format, from_iso8601_timestamp, to_unixtime, from_unixtime,\n"
         "approx_percentile, regexp_like, count_if, arbitrary, max_by...) work as in Athena.\n"
         "Only reading statements run: COPY, ATTACH, INSTALL, SET, CREATE... are refused.\n"
-        "A cache in <lake>/_cache/duckdb/ keeps tables in columnar form for repeated queries;\n"
-        "results never depend on it (objects it lacks are read from the lake).\n"
+        "A cache in <lake>/_cache/ keeps tables in columnar form and the results of repeated\n"
+        "queries; results never depend on it (what it lacks is read from the lake).\n"
+        "With --engine athena (default with --bucket), the query runs on Amazon Athena: results\n"
+        "go to --output-location (or the work group's), Ctrl-C stops the query.\n"
         "Exit status: 0 success, 1 query or engine failure, 2 usage error or refused statement.",
         options};
     int npositional, exit_code;
@@ -369,19 +402,22 @@ int cmd_athena(int argc, char **argv)
     tp_err_clear(&err);
     struct athena_run run = {&settings, NULL, NULL, NULL, NULL, QUERY_CACHE_AUTO};
     athena_parse_cache(settings.cache, &run.cache);
-    if (settings.bucket)
-        return cmd_usage_error("--bucket: S3 lakes need the AWS layer, not in this build yet; "
-                               "use --lake DIR");
-    if (settings.engine && strcmp(settings.engine, "athena") == 0)
-        return cmd_usage_error("--engine athena: the Amazon Athena engine needs the AWS layer, "
-                               "not in this build yet; use --engine local");
+    /* the engine follows the catalog: a lake on S3 is catalogued in Glue */
+    const char *engine = settings.engine ? settings.engine : settings.bucket ? "athena" : "local";
+    int on_athena = strcmp(engine, "athena") == 0;
+    if (!on_athena && settings.bucket)
+        return cmd_usage_error("--bucket with --engine local: the local engine reads local lakes "
+                               "only in this build; use --engine athena or --lake DIR");
+    if (on_athena && settings.refresh_cache)
+        return cmd_usage_error("--refresh-cache is for the local engine");
     char *sql = NULL;
     if (!settings.refresh_cache && athena_read_sql(&settings, npositional, argv, &sql, &err) < 0)
         return cmd_usage_error("%s", err.msg);
     if (settings.refresh_cache && npositional)
         return cmd_usage_error("--refresh-cache takes no query");
     int64_t started = clock_monotonic_ns();
-    int rc = athena_open_local(&run, &err);
+    struct cmd_aws aws = {0};
+    int rc = on_athena ? athena_open_remote(&run, &aws, &err) : athena_open_local(&run, &err);
     if (rc == 0 && settings.refresh_cache) {
         rc = query_duckdb_refresh_cache(run.engine, settings.refresh_cache, 1, &err);
         if (rc == 0)
@@ -398,5 +434,7 @@ int cmd_athena(int argc, char **argv)
     catalog_free(run.catalog);
     store_free(run.lake);
     free(run.lake_root);
+    if (on_athena)
+        cmd_aws_close(&aws);
     return exit_code;
 }
