@@ -39,7 +39,7 @@ DEB_PACKAGES := build-essential pkg-config clang clang-format clang-tidy cppchec
   liblz4-dev libzstd-dev libsasl2-dev zlib1g-dev kcat gzip python3 python3-kafka \
   python3-botocore python3-lz4 python3-zstandard python3-snappy nodejs ca-certificates
 
-.PHONY: all deps test asan valgrind lint fuzz fuzz-build bench clean install
+.PHONY: all deps test asan valgrind lint format fuzz fuzz-build bench clean install
 
 all: $(TARGET)
 
@@ -99,6 +99,9 @@ valgrind: all $(UNIT_BIN) $(HELPER_BIN) $(FUZZ_REPLAY_BIN)
 	TICKPIPE_BIN=$(abspath $(TARGET)) TEST_BUILD=$(abspath $(BUILD)) TEST_VALGRIND=1 ./test/run
 
 LINT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || ls main.c */*.c */*.h)
+format:
+	clang-format -i $(LINT_FILES)
+
 lint:
 	clang-format --dry-run --Werror $(LINT_FILES)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \

@@ -207,6 +207,17 @@ static size_t http_on_read(char *out, size_t size, size_t count, void *context)
     return n;
 }
 
+/* curl rewinds the body when it resends a request on a new connection
+ * (a reused connection that the server had closed). */
+static int http_on_seek(void *context, curl_off_t offset, int origin)
+{
+    struct http_attempt *a = context;
+    if (origin != SEEK_SET || offset < 0 || (size_t)offset > a->request->body_len)
+        return CURL_SEEKFUNC_CANTSEEK;
+    a->body_sent = (size_t)offset;
+    return CURL_SEEKFUNC_OK;
+}
+
 static long http_elapsed_ms(const struct timespec *since)
 {
     struct timespec now;
@@ -451,6 +462,8 @@ static CURLcode http_perform(struct http_client *client, struct http_attempt *a,
         curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_len);
         curl_easy_setopt(curl, CURLOPT_READFUNCTION, http_on_read);
         curl_easy_setopt(curl, CURLOPT_READDATA, a);
+        curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, http_on_seek);
+        curl_easy_setopt(curl, CURLOPT_SEEKDATA, a);
         curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, r->method);
     } else if (strcmp(r->method, "GET") != 0) {
         curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, r->method);

@@ -339,8 +339,7 @@ void sigv4_signing_key(const char *secret_access_key, const char *date, const ch
         memset(key, 0, 32);
         return;
     }
-    memcpy(initial, "AWS4", 4);
-    memcpy(initial + 4, secret_access_key, secret_len);
+    snprintf((char *)initial, secret_len + 5, "AWS4%s", secret_access_key);
     sigv4_hmac(initial, secret_len + 4, date, strlen(date), k_date);
     OPENSSL_cleanse(initial, secret_len + 4);
     free(initial);

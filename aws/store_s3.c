@@ -49,7 +49,9 @@ static store_writer *store_s3_writer_open(store *base, const char *key, enum sto
     w->store = s;
     w->mode = mode;
     w->key = store_s3_full_key(s, key);
-    const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || !*tmp)
+        tmp = "/tmp";
     buf path = BUF_INIT;
     buf_printf(&path, "%s/tickpipe-spool-XXXXXX", tmp);
     w->spool_path = buf_detach(&path);

@@ -21,6 +21,7 @@ enum cmd_exit {
 int cmd_produce(int argc, char **argv);
 int cmd_consume(int argc, char **argv);
 int cmd_s3(int argc, char **argv);
+int cmd_crawl(int argc, char **argv);
 int cmd_athena(int argc, char **argv);
 
 /*

@@ -253,6 +253,14 @@ static int consume_handle(struct consume_run *run, const struct kafka_message *m
     return 0;
 }
 
+static int consume_any_paused(const struct consume_run *run)
+{
+    for (size_t i = 0; i < run->partition_count; i++)
+        if (run->partitions[i].paused)
+            return 1;
+    return 0;
+}
+
 static int consume_loop(struct consume_run *run, tp_err *err)
 {
     struct kafka_message *messages = calloc(CONSUME_POLL_BATCH, sizeof *messages);
@@ -273,8 +281,13 @@ static int consume_loop(struct consume_run *run, tp_err *err)
         consume_resume_due(run, now_ms);
         consume_report_stats(run, now_ms, 0);
         if (run->settings->exit_at_end && kafka_consumer_at_end(run->consumer)) {
-            log_info("every assigned partition is caught up: flushing and exiting");
-            break;
+            /* exit only once everything read is committed; a failed flush
+             * rewinds its partition, which is then no longer at its end */
+            lake_each_due(run->lake, -1, consume_flush, run);
+            if (!consume_any_paused(run)) {
+                log_info("every assigned partition is caught up and committed: exiting");
+                break;
+            }
         }
     }
     free(messages);
@@ -478,7 +491,11 @@ int cmd_consume(int argc, char **argv)
     /* flush what is buffered, then leave the group */
     lake_each_due(run.lake, -1, consume_flush, &run);
     consume_report_stats(&run, clock_monotonic_ms(), 1);
-    exit_code = loop_rc < 0 || run.failed ? CMD_EXIT_FAILURE : CMD_EXIT_OK;
+    int unflushed = consume_any_paused(&run);
+    if (unflushed)
+        log_error("stopping with batches that could not be written: they were not committed and "
+                  "will be read again on the next start");
+    exit_code = loop_rc < 0 || run.failed || unflushed ? CMD_EXIT_FAILURE : CMD_EXIT_OK;
     if (loop_rc == 0)
         err.msg[0] = '\0';
 done:

@@ -203,7 +203,8 @@ int kafka_consumer_poll(kafka_consumer *consumer, struct kafka_message *messages
 {
     kafka_consumer_release_batch(consumer);
     if ((size_t)max > consumer->batch_capacity) {
-        rd_kafka_message_t **batch = realloc(consumer->batch, (size_t)max * sizeof *batch);
+        rd_kafka_message_t **batch =
+            realloc(consumer->batch, (size_t)max * sizeof(rd_kafka_message_t *));
         if (!batch)
             return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
         consumer->batch = batch;

@@ -39,8 +39,8 @@ int gzip_compress_member(gzip_compressor *compressor, const void *data, size_t l
     size_t bound = libdeflate_gzip_compress_bound(compressor->compressor, length);
     if (buf_reserve(out, bound) < 0)
         return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
-    size_t written = libdeflate_gzip_compress(compressor->compressor, data, length,
-                                              out->data + out->len, bound);
+    size_t written =
+        libdeflate_gzip_compress(compressor->compressor, data, length, out->data + out->len, bound);
     if (written == 0)
         return tp_err_set(err, TP_ERR_INTERNAL, "gzip compression failed");
     out->len += written;

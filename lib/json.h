@@ -39,9 +39,8 @@ int json_append_double(buf *out, double value);
  * *multiline is set when the text has line breaks outside strings (it
  * must be minified before being stored as one JSON line).
  */
-int json_scan_object(const char *text, size_t length, const char *const *names,
-                     const char **value, size_t *value_length, int *matched, int *multiline,
-                     const char **reason);
+int json_scan_object(const char *text, size_t length, const char *const *names, const char **value,
+                     size_t *value_length, int *matched, int *multiline, const char **reason);
 
 /* Appends text without the whitespace outside strings (text must be valid
  * JSON). */

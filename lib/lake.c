@@ -153,7 +153,8 @@ static struct lake_batch *lake_find_batch(lake *l, const char *topic, int32_t pa
             return l->batches[i];
     if (!create)
         return NULL;
-    struct lake_batch **grown = realloc(l->batches, (l->batch_count + 1) * sizeof *grown);
+    struct lake_batch **grown =
+        realloc(l->batches, (l->batch_count + 1) * sizeof(struct lake_batch *));
     if (!grown)
         return NULL;
     l->batches = grown;
@@ -494,8 +495,8 @@ int lake_add(lake *l, const struct lake_message *m, int64_t now_ms, tp_err *err)
         char path[64];
         lake_partition_path(l, event_ms, path, sizeof path);
         buf columns = BUF_INIT;
-        const char *line = value;
-        size_t line_length = 0;
+        const char *line;
+        size_t line_length;
         if (l->options.format == LAKE_FORMAT_CSV) {
             buf_append_str(&columns, path);
             buf_append_char(&columns, '\x1f');
@@ -518,9 +519,9 @@ int lake_add(lake *l, const struct lake_message *m, int64_t now_ms, tp_err *err)
             buf_free(&columns);
             return full ? LAKE_FLUSH_FIRST : tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
         }
-        if (object->records == 0 && l->options.format == LAKE_FORMAT_CSV) {
-            const char *header = strchr(columns.data, '\x1f') + 1;
-            buf_append_str(&object->pending, header);
+        const char *separator = columns.data ? strchr(columns.data, '\x1f') : NULL;
+        if (object->records == 0 && l->options.format == LAKE_FORMAT_CSV && separator) {
+            buf_append_str(&object->pending, separator + 1);
             buf_append_char(&object->pending, '\n');
         }
         buf_free(&columns);

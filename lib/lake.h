@@ -40,9 +40,9 @@ enum lake_partitioning {
 enum lake_format { LAKE_FORMAT_JSONL, LAKE_FORMAT_CSV };
 
 struct lake_options {
-    store *store;                   /* borrowed */
-    const char *table;              /* folder of the data; NULL: the topic name */
-    const char *state_prefix;       /* where manifests live, e.g. "_consume/<group>" */
+    store *store;             /* borrowed */
+    const char *table;        /* folder of the data; NULL: the topic name */
+    const char *state_prefix; /* where manifests live, e.g. "_consume/<group>" */
     enum lake_partitioning partitioning;
     enum lake_format format;
     int gzip_level;                 /* 0: no compression */
@@ -69,11 +69,11 @@ struct lake_message {
 typedef struct lake lake;
 
 struct lake_stats {
-    long long records;     /* messages written to data objects */
-    long long errors;      /* messages sent to the error sink */
-    long long bytes_in;    /* message bytes consumed */
-    long long bytes_out;   /* object bytes written */
-    long long objects;     /* objects committed */
+    long long records;   /* messages written to data objects */
+    long long errors;    /* messages sent to the error sink */
+    long long bytes_in;  /* message bytes consumed */
+    long long bytes_out; /* object bytes written */
+    long long objects;   /* objects committed */
     long long flushes;
 };
 
@@ -115,8 +115,7 @@ void lake_forget(lake *l, const char *topic, int32_t partition);
 /* Calls fn for every partition with a batch due by time at now_ms (idle,
  * interval); with now_ms < 0, for every partition holding a batch. */
 void lake_each_due(lake *l, int64_t now_ms,
-                   void (*fn)(void *context, const char *topic, int32_t partition),
-                   void *context);
+                   void (*fn)(void *context, const char *topic, int32_t partition), void *context);
 
 void lake_get_stats(const lake *l, struct lake_stats *stats);
 

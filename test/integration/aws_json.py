@@ -37,7 +37,7 @@ def body():
     r = call("glue", "AWSGlue", "GetTable", '{"DatabaseName": "d"}')
     h.check("a request that breaks the model is refused with the reason",
             r.returncode == 1 and "Name" in r.stderr and "HTTP 400" in r.stderr, r.stderr)
-    r = call("glue", "AWSGlue", "GetTables", '{"DatabaseName": "d"}')
+    r = call("glue", "AWSGlue", "GetCrawlers", "{}")
     h.check("an operation the fake lacks says so", r.returncode == 1
             and "NotImplemented" in r.stderr, r.stderr)
     r = call("glue", "AWSGlue", "GetDatabases", "{}", extra={"AWS_ENDPOINT_URL_GLUE": url,

@@ -235,3 +235,39 @@ def s3rver(directory, buckets=(), tls=None):
             scheme = "https://" if tls else "http://"
             return proc, scheme + line.strip().rsplit(" ", 1)[-1]
     raise RuntimeError("s3rver did not start")
+
+
+def lake_lines(root, prefix=""):
+    """Every line of every lake object under root/prefix (gzip or plain, any
+    number of gzip members), as {object key: [lines]}; hidden files skipped."""
+    import gzip
+    objects = {}
+    base = os.path.join(root, prefix) if prefix else root
+    for directory, dirs, files in os.walk(base):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if name.startswith("."):
+                continue
+            path = os.path.join(directory, name)
+            key = os.path.relpath(path, root)
+            opener = gzip.open if name.endswith(".gz") else open
+            with opener(path, "rb") as f:
+                objects[key] = f.read().decode("utf-8").splitlines()
+    return objects
+
+
+def generate_ticks_csv(path, rows, symbols=50, late_every=97, seed=7):
+    """Writes a deterministic tick CSV (symbol,timestamp,price,volume,seq):
+    minute bars over several days; every late_every-th row carries a time two
+    days earlier (a late, out-of-order event). seq makes every row unique."""
+    import random
+    rng = random.Random(seed)
+    start = 1700000000  # 2023-11-14T22:13:20Z
+    with open(path, "w") as f:
+        f.write("symbol,timestamp,price,volume,seq\n")
+        for i in range(rows):
+            t = start + (i // symbols) * 60
+            if late_every and i % late_every == late_every - 1:
+                t -= 2 * 86400
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+            f.write(f"S{i % symbols:02d},{stamp},{rng.uniform(10, 500):.2f},{rng.randint(1, 10000)},{i}\n")

@@ -15,7 +15,8 @@ static const char *scan(const char *text)
     int rc = json_scan_object(text, strlen(text), time_names, &value, &length, &matched, &multiline,
                               &reason);
     if (rc == 1)
-        snprintf(out, sizeof out, "1:%.*s@%d%s", (int)length, value, matched, multiline ? "+nl" : "");
+        snprintf(out, sizeof out, "1:%.*s@%d%s", (int)length, value, matched,
+                 multiline ? "+nl" : "");
     else if (rc == 0)
         snprintf(out, sizeof out, "0%s", multiline ? "+nl" : "");
     else
@@ -58,7 +59,8 @@ static void test_invalid_messages(void)
     const char *value, *reason;
     size_t length;
     int matched, multiline;
-    CHECK(json_scan_object(binary, 3, time_names, &value, &length, &matched, &multiline, &reason) < 0);
+    CHECK(json_scan_object(binary, 3, time_names, &value, &length, &matched, &multiline, &reason) <
+          0);
 }
 
 static void test_minify(void)
