@@ -518,6 +518,39 @@ def test_interrupt(root):
           and time.time() - started < 15, (proc.returncode, stderr))
 
 
+def test_pipeline_lake(root):
+    """produce -> Kafka (mock cluster) -> consume -> crawl -> athena: the
+    tutorial's query on the lake and catalog the pipeline itself made."""
+    source = os.path.join(harness.TESTDATA, "stocks.csv")
+    renamed = os.path.join(root, "pipeline.csv")
+    with open(source) as f, open(renamed, "w") as out:
+        out.write("symbol,timestamp,price\n" + "".join(f.readlines()[1:]))
+    proc, bootstrap = harness.mock_cluster(4, ["stock_data"])
+    lake = os.path.join(root, "pipeline-lake")
+    produced = harness.tickpipe("produce", "-q", "-b", bootstrap, "--csv", renamed, "--topic", "stock_data")
+    consumed = harness.tickpipe("consume", "-q", "-b", bootstrap, "--topic", "stock_data", "--lake", lake,
+                                "--exit-at-end", "--stats-interval", "0", "-X", "session.timeout.ms=6000",
+                                "-X", "heartbeat.interval.ms=500", timeout=120)
+    crawled = harness.tickpipe("crawl", "-q", "--lake", lake)
+    harness.stop(proc)
+    if not check("pipeline: produce, consume and crawl ran",
+                 produced.returncode == 0 and consumed.returncode == 0 and crawled.returncode == 0,
+                 produced.stderr + consumed.stderr + crawled.stderr):
+        return
+    sql = ("SELECT symbol, date(timestamp) AS trading_day, ROUND(AVG(price), 2) AS avg_daily_price "
+           "FROM stock_data GROUP BY symbol, trading_day ORDER BY trading_day DESC")
+    result = athena(lake, sql)
+    rows = csv_rows(result)[1:]
+    groups = {}
+    for r in csv.DictReader(open(source)):
+        day = datetime.datetime.strptime(r["date"], "%b %d %Y").date().isoformat()
+        groups.setdefault((r["symbol"], day), []).append(float(r["price"]))
+    got = {(r[0], r[1]): float(r[2]) for r in rows}
+    check("pipeline: the tutorial query on the crawled lake matches the CSV",
+          result.returncode == 0 and set(got) == set(groups) and
+          all(abs(got[k] - sum(v) / len(v)) <= 0.005 + 1e-9 for k, v in groups.items()), result.stderr)
+
+
 def body():
     if not os.path.exists(DUCKDB_LIB) and not os.environ.get("TICKPIPE_DUCKDB_LIB"):
         skip("athena local engine", "deps/duckdb/libduckdb.so absent (make deps)")
@@ -532,6 +565,7 @@ def body():
     test_cache(root)
     test_result_reuse(root)
     test_interrupt(root)
+    test_pipeline_lake(root)
 
 
 if __name__ == "__main__":
