@@ -135,9 +135,7 @@ static int duckdb_engine_open(struct query_duckdb *e, tp_err *err)
     buf_append_str(&setup, ";");
     duckdb_mysql_format_macro(&setup);
     buf_append_str(&setup, duckdb_macros);
-    int64_t t0 = clock_monotonic_ns();
     int rc = duckdb_exec(&e->api, connection, setup.data, err);
-    log_debug("setup %.1f ms", (double)(clock_monotonic_ns() - t0) / 1e6);
     buf_free(&setup);
     if (rc < 0)
         tp_err_prefix(err, "DuckDB setup");
