@@ -265,6 +265,33 @@ static int duckdb_define_view(struct query_duckdb *e, struct duckdb_table *table
     return rc;
 }
 
+/* SHOW TABLES and friends name no table: they should see every one. */
+static int duckdb_lists_tables(const char *sql)
+{
+    struct sql_lexer lexer;
+    struct sql_token token;
+    sql_lexer_init(&lexer, sql, strlen(sql));
+    return sql_lexer_next(&lexer, &token) == SQL_TOKEN_WORD &&
+           sql_token_is_word(&lexer, &token, "SHOW");
+}
+
+/* Appends the names of every table of the catalog database to names. */
+static void duckdb_add_catalog_tables(struct query_duckdb *e, cJSON *names)
+{
+    cJSON *tables = NULL;
+    tp_err ignored;
+    if (e->tables_catalog->ops->list_tables(e->tables_catalog, e->database, &tables, &ignored) < 0)
+        return;
+    const cJSON *table;
+    cJSON_ArrayForEach(table, tables)
+    {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(table, "Name");
+        if (cJSON_IsString(name))
+            cJSON_AddItemToArray(names, cJSON_CreateString(name->valuestring));
+    }
+    cJSON_Delete(tables);
+}
+
 /* Loads (from the catalog and the lake) every table of names not loaded
  * yet; tables the catalog does not know are left to DuckDB to report. */
 static int duckdb_load_tables(struct query_duckdb *e, const cJSON *names, tp_err *err)
@@ -595,6 +622,8 @@ static int duckdb_engine_run_query(struct query_duckdb *e, const char *sql,
     log_debug("DuckDB %s loaded and opened in %.1f ms", e->api.library_version(),
               (double)(clock_monotonic_ns() - started) / 1e6);
     cJSON *names = duckdb_query_tables(e, sql);
+    if (duckdb_lists_tables(sql))
+        duckdb_add_catalog_tables(e, names);
     int rc = duckdb_load_tables(e, names, err);
     cJSON_Delete(names);
     if (rc < 0)

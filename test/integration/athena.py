@@ -345,6 +345,11 @@ def test_formats_and_inputs(root):
     result = athena(lake, "SELECT * FROM ticks WHERE dt = (SELECT min(dt) FROM ticks) LIMIT 1", "-v")
     check("min(dt) answered from the catalog", result.returncode == 0 and
           "answered min(dt) from the catalog: CAST('2000-01-01'" in result.stderr, result.stderr)
+    result = athena(lake, "SHOW TABLES")
+    check_equal("SHOW TABLES lists the catalog's tables", result.stdout, "name\r\nticks\r\n")
+    result = athena(lake, "EXPLAIN SELECT count(*) FROM ticks WHERE dt = '2005-03-01'")
+    check("EXPLAIN: DuckDB prunes the objects of other partitions", "Scanning Files: 2/246" in result.stdout,
+          result.stdout[-400:])
     result = athena(lake, "SELECT max(dt) FROM ticks")
     check_equal("a whole max(dt) query answered from the catalog", result.stdout, "max(dt)\r\n2010-03-01\r\n")
 
