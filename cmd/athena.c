@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "aws/athena.h"
+#include "aws/catalog_glue.h"
+#include "aws/glue.h"
 #include "cmd/aws_options.h"
 #include "lib/buf.h"
 #include "lib/catalog.h"
@@ -45,6 +47,7 @@ struct athena_settings {
     const char *workgroup;
     const char *output_location;
     const char *data_catalog;
+    const char *catalog_kind;
     struct cmd_aws_options aws;
 };
 
@@ -149,18 +152,45 @@ static int athena_read_sql(const struct athena_settings *settings, int nposition
 
 /* ---- the background cache refresh ---------------------------------------- */
 
-/* Starts `tickpipe athena --refresh-cache TABLES` in its own session, with
- * no terminal, and does not wait for it. */
-static void athena_spawn_refresh(const char *lake_root, const char *database, const char *tables)
+/* Appends "--name value" to args when value is set. */
+static void athena_arg(char **args, int *count, const char *name, const char *value)
+{
+    if (!value)
+        return;
+    args[(*count)++] = (char *)name;
+    args[(*count)++] = (char *)value;
+}
+
+/* Starts `tickpipe athena --refresh-cache TABLES` on the same lake and
+ * catalog in its own session, with no terminal, and does not wait for it. */
+static void athena_spawn_refresh(const struct athena_settings *settings, const char *lake_root,
+                                 const char *tables)
 {
     char self[PATH_MAX];
     ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
     if (length <= 0)
         return;
     self[length] = '\0';
-    char *const args[] = {
-        "tickpipe",        "athena",     "--refresh-cache", (char *)tables, "--lake",
-        (char *)lake_root, "--database", (char *)database,  "--quiet",      NULL};
+    char *args[32];
+    int count = 0;
+    args[count++] = "tickpipe";
+    args[count++] = "athena";
+    athena_arg(args, &count, "--refresh-cache", tables);
+    athena_arg(args, &count, "--database", settings->database);
+    if (settings->bucket) {
+        athena_arg(args, &count, "--bucket", settings->bucket);
+        athena_arg(args, &count, "--engine", "local");
+        athena_arg(args, &count, "--catalog", settings->catalog_kind);
+        athena_arg(args, &count, "--profile", settings->aws.profile);
+        athena_arg(args, &count, "--region", settings->aws.region);
+        athena_arg(args, &count, "--endpoint-url", settings->aws.endpoint_url);
+        if (settings->aws.s3_path_style)
+            args[count++] = "--s3-path-style";
+    } else {
+        athena_arg(args, &count, "--lake", lake_root);
+    }
+    args[count++] = "--quiet";
+    args[count] = NULL;
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attributes;
     posix_spawn_file_actions_init(&actions);
@@ -228,37 +258,83 @@ static void athena_hint_tables(catalog *tables, const char *database, const tp_e
 
 struct athena_run {
     const struct athena_settings *settings;
-    char *lake_root;
-    store *lake;
+    char *lake_root; /* the lake directory, or the local mirror of an S3 lake */
+    struct cmd_lake lake;
+    glue_client *glue;
     catalog *catalog;
     query_engine *engine;
     enum query_cache_mode cache;
 };
 
-static int athena_open_local(struct athena_run *run, tp_err *err)
+/* Where an S3 lake's objects are copied and its caches kept:
+ * $TICKPIPE_CACHE_DIR, else $XDG_CACHE_HOME/tickpipe, else ~/.cache/tickpipe,
+ * then s3/<bucket>/<prefix>. */
+static char *athena_mirror_root(const char *bucket)
+{
+    buf root = BUF_INIT;
+    const char *base = getenv("TICKPIPE_CACHE_DIR");
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    if (base && *base)
+        buf_append_str(&root, base);
+    else if (xdg && *xdg)
+        buf_printf(&root, "%s/tickpipe", xdg);
+    else
+        buf_printf(&root, "%s/.cache/tickpipe", home && *home ? home : "/tmp");
+    buf_printf(&root, "/s3/%s", bucket + 5);
+    while (root.len && root.data[root.len - 1] == '/')
+        root.data[--root.len] = '\0';
+    if (root.data && root.data[0] != '/') {
+        char cwd[PATH_MAX];
+        buf absolute = BUF_INIT;
+        buf_printf(&absolute, "%s/%s", getcwd(cwd, sizeof cwd) ? cwd : "", root.data);
+        buf_free(&root);
+        return buf_detach(&absolute);
+    }
+    return buf_detach(&root);
+}
+
+/* The lake (directory or S3) and its catalog (local documents or Glue). */
+static int athena_open_lake(struct athena_run *run, int glue, tp_err *err)
 {
     const struct athena_settings *settings = run->settings;
+    const char *path = settings->lake;
     char resolved[PATH_MAX];
-    struct stat st;
-    if (!realpath(settings->lake, resolved) || stat(resolved, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        tp_err_set(err, TP_ERR_USAGE, "lake %s: not a directory (--lake or TICKPIPE_LAKE)",
-                   settings->lake);
+    if (!settings->bucket) {
+        struct stat st;
+        if (!realpath(settings->lake, resolved) || stat(resolved, &st) != 0 ||
+            !S_ISDIR(st.st_mode)) {
+            tp_err_set(err, TP_ERR_USAGE, "lake %s: not a directory (--lake or TICKPIPE_LAKE)",
+                       settings->lake);
+            return -1;
+        }
+        path = resolved;
+    }
+    if (cmd_lake_open(path, settings->bucket, &settings->aws, &run->lake, err) < 0)
+        return -1;
+    run->lake_root = settings->bucket ? athena_mirror_root(settings->bucket) : strdup(resolved);
+    if (!glue) {
+        run->catalog = catalog_local_open(run->lake.store, err);
+        return run->catalog ? 0 : -1;
+    }
+    struct cmd_aws *aws = &run->lake.aws;
+    if (!run->lake.on_s3) {
+        tp_err_set(err, TP_ERR_USAGE, "--catalog glue with a local lake: Glue locations are on S3");
         return -1;
     }
-    run->lake_root = strdup(resolved);
-    run->lake = store_dir_open(resolved, err);
-    if (!run->lake)
+    run->glue = glue_client_new(aws->http, aws->creds, err);
+    run->catalog = run->glue ? catalog_glue_open(run->glue, err) : NULL;
+    return run->catalog ? 0 : -1;
+}
+
+static int athena_open_local(struct athena_run *run, int glue, tp_err *err)
+{
+    const struct athena_settings *settings = run->settings;
+    if (athena_open_lake(run, glue, err) < 0)
         return -1;
-    run->catalog = catalog_local_open(run->lake, err);
-    if (!run->catalog)
-        return -1;
-    struct query_duckdb_options options = {run->lake,
-                                           run->lake_root,
-                                           run->catalog,
-                                           settings->database,
-                                           settings->duckdb_library,
-                                           run->cache,
-                                           NULL};
+    struct query_duckdb_options options = {
+        run->lake.store,    settings->bucket,         run->lake_root, run->catalog,
+        settings->database, settings->duckdb_library, run->cache,     NULL};
     run->engine = query_duckdb_open(&options, err);
     return run->engine ? 0 : -1;
 }
@@ -337,7 +413,7 @@ static int athena_query(struct athena_run *run, const char *sql, tp_err *err)
         strcmp(run->engine->ops->name, "local") == 0) {
         char *stale = query_duckdb_stale_tables(run->engine);
         if (stale)
-            athena_spawn_refresh(run->lake_root, settings->database, stale);
+            athena_spawn_refresh(settings, run->lake_root, stale);
         free(stale);
     }
     return 0;
@@ -374,6 +450,10 @@ int cmd_athena(int argc, char **argv)
          "TICKPIPE_ATHENA_WORKGROUP", "Athena work group", NULL},
         {"output-location", 0, OPT_STRING, &settings.output_location, "s3://BUCKET/PREFIX/", NULL,
          "TICKPIPE_ATHENA_OUTPUT", "where Athena writes results (default: the work group's)", NULL},
+        {"catalog", 0, OPT_CHOICE, &settings.catalog_kind, "KIND", NULL, NULL,
+         "where the tables are: local (<lake>/_catalog/) or glue (AWS Glue; default for "
+         "--bucket); the engine follows (local -> DuckDB, glue -> Athena)",
+         "local|glue"},
         {"data-catalog", 0, OPT_STRING, &settings.data_catalog, "NAME", "AwsDataCatalog", NULL,
          "Athena data catalog of --database", NULL},
         CMD_AWS_OPTION_SPECS(&settings.aws),
@@ -391,8 +471,9 @@ int cmd_athena(int argc, char **argv)
         "Only reading statements run: COPY, ATTACH, INSTALL, SET, CREATE... are refused.\n"
         "A cache in <lake>/_cache/ keeps tables in columnar form and the results of repeated\n"
         "queries; results never depend on it (what it lacks is read from the lake).\n"
-        "With --engine athena (default with --bucket), the query runs on Amazon Athena: results\n"
-        "go to --output-location (or the work group's), Ctrl-C stops the query.\n"
+        "The engine follows the catalog: local -> DuckDB, glue (default with --bucket) -> Amazon\n"
+        "Athena, whose results go to --output-location (or the work group's); Ctrl-C stops the\n"
+        "query. --engine local also reads S3 lakes, through a local mirror of their objects.\n"
         "Exit status: 0 success, 1 query or engine failure, 2 usage error or refused statement.",
         options};
     int npositional, exit_code;
@@ -400,14 +481,14 @@ int cmd_athena(int argc, char **argv)
         return exit_code;
     tp_err err;
     tp_err_clear(&err);
-    struct athena_run run = {&settings, NULL, NULL, NULL, NULL, QUERY_CACHE_AUTO};
+    struct athena_run run = {.settings = &settings, .cache = QUERY_CACHE_AUTO};
     athena_parse_cache(settings.cache, &run.cache);
-    /* the engine follows the catalog: a lake on S3 is catalogued in Glue */
-    const char *engine = settings.engine ? settings.engine : settings.bucket ? "athena" : "local";
+    /* the engine follows the catalog, which for a lake on S3 is Glue */
+    if (!settings.catalog_kind)
+        settings.catalog_kind = settings.bucket ? "glue" : "local";
+    int glue = strcmp(settings.catalog_kind, "glue") == 0;
+    const char *engine = settings.engine ? settings.engine : glue ? "athena" : "local";
     int on_athena = strcmp(engine, "athena") == 0;
-    if (!on_athena && settings.bucket)
-        return cmd_usage_error("--bucket with --engine local: the local engine reads local lakes "
-                               "only in this build; use --engine athena or --lake DIR");
     if (on_athena && settings.refresh_cache)
         return cmd_usage_error("--refresh-cache is for the local engine");
     char *sql = NULL;
@@ -417,7 +498,7 @@ int cmd_athena(int argc, char **argv)
         return cmd_usage_error("--refresh-cache takes no query");
     int64_t started = clock_monotonic_ns();
     struct cmd_aws aws = {0};
-    int rc = on_athena ? athena_open_remote(&run, &aws, &err) : athena_open_local(&run, &err);
+    int rc = on_athena ? athena_open_remote(&run, &aws, &err) : athena_open_local(&run, glue, &err);
     if (rc == 0 && settings.refresh_cache) {
         rc = query_duckdb_refresh_cache(run.engine, settings.refresh_cache, 1, &err);
         if (rc == 0)
@@ -432,7 +513,9 @@ int cmd_athena(int argc, char **argv)
     free(sql);
     query_engine_free(run.engine);
     catalog_free(run.catalog);
-    store_free(run.lake);
+    if (run.glue)
+        glue_client_free(run.glue);
+    cmd_lake_close(&run.lake);
     free(run.lake_root);
     if (on_athena)
         cmd_aws_close(&aws);

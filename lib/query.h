@@ -87,8 +87,10 @@ enum query_cache_mode {
 };
 
 struct query_duckdb_options {
-    store *lake;           /* borrowed: a directory store */
-    const char *lake_root; /* the lake directory, absolute */
+    store *lake;           /* borrowed: a directory or S3 store */
+    const char *lake_uri;  /* "s3://bucket/prefix" for S3; NULL: file://<lake_root> */
+    const char *lake_root; /* absolute: the lake directory, or the local mirror of an S3
+                              lake (objects copied there, and the caches) */
     catalog *catalog;      /* borrowed */
     const char *database;
     const char *library; /* libduckdb.so to load; NULL searches (see query_duckdb_api.h) */

@@ -271,7 +271,9 @@ static int query_cache_refresh_table(struct query_cache_session *s,
         while (end < missing_count && end - start < QUERY_CACHE_BATCH_OBJECTS &&
                (end == start || bytes < QUERY_CACHE_BATCH_BYTES))
             bytes += table->objects[missing[end++]].size;
-        rc = query_cache_append(s, table, missing + start, end - start, err);
+        rc = duckdb_table_fetch(table, missing + start, end - start, err);
+        if (rc == 0)
+            rc = query_cache_append(s, table, missing + start, end - start, err);
         start = end;
     }
     if (missing_count)

@@ -31,6 +31,7 @@ struct query_duckdb {
     store *lake;
     catalog *tables_catalog;
     char *lake_root;
+    char *lake_uri;
     char *database;
     char *library;
     char *cache_path;
@@ -224,6 +225,11 @@ static int duckdb_define_view(struct query_duckdb *e, struct duckdb_table *table
             raw[raw_count++] = i;
         }
     }
+    if (duckdb_table_fetch(table, raw, raw_count, err) < 0) {
+        free(raw);
+        cJSON_Delete(cached);
+        return -1;
+    }
     buf sql = BUF_INIT;
     buf_append_str(&sql, "CREATE OR REPLACE VIEW ");
     duckdb_quote_identifier(&sql, e->database);
@@ -302,8 +308,9 @@ static int duckdb_load_tables(struct query_duckdb *e, const cJSON *names, tp_err
         if (!cJSON_IsString(name) || duckdb_find_table(e, name->valuestring))
             continue;
         struct duckdb_table *table = NULL;
-        if (duckdb_table_load(e->tables_catalog, e->lake, e->lake_root, e->database,
-                              name->valuestring, &table, err) < 0)
+        struct duckdb_lake lake = {e->lake, e->lake_uri, e->lake_root};
+        if (duckdb_table_load(e->tables_catalog, &lake, e->database, name->valuestring, &table,
+                              err) < 0)
             return -1;
         if (!table)
             continue;
@@ -675,6 +682,7 @@ static void duckdb_engine_free(query_engine *base)
         duckdb_table_free(e->tables[i]);
     free(e->tables);
     free(e->lake_root);
+    free(e->lake_uri);
     free(e->database);
     free(e->library);
     free(e->cache_path);
@@ -708,6 +716,16 @@ query_engine *query_duckdb_open(const struct query_duckdb_options *options, tp_e
     size_t length = strlen(e->lake_root);
     while (length > 1 && e->lake_root[length - 1] == '/')
         e->lake_root[--length] = '\0';
+    if (options->lake_uri) {
+        e->lake_uri = strdup(options->lake_uri);
+        size_t uri_length = strlen(e->lake_uri);
+        while (uri_length > 5 && e->lake_uri[uri_length - 1] == '/')
+            e->lake_uri[--uri_length] = '\0';
+    } else {
+        buf uri = BUF_INIT;
+        buf_printf(&uri, "file://%s", e->lake_root);
+        e->lake_uri = buf_detach(&uri);
+    }
     e->database = strdup(options->database);
     e->library = options->library ? strdup(options->library) : NULL;
     e->cache_mode = options->cache;

@@ -8,9 +8,15 @@
 #include "lib/query_duckdb_table.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/log.h"
 
 void duckdb_quote_identifier(buf *out, const char *name)
 {
@@ -190,23 +196,21 @@ static const char *json_string(const cJSON *object, const char *name)
     return cJSON_IsString(item) ? item->valuestring : NULL;
 }
 
-/* file:///lake/ticks/dt=x/ -> "ticks/dt=x/" (a key prefix in the lake). */
-static int duckdb_location_prefix(const char *location, const char *lake_root, const char *what,
+/* <lake uri>/ticks/dt=x/ -> "ticks/dt=x/" (a key prefix in the lake). */
+static int duckdb_location_prefix(const char *location, const char *lake_uri, const char *what,
                                   char **prefix, tp_err *err)
 {
-    if (!location || strncmp(location, "file://", 7) != 0)
-        return tp_err_set(err, TP_ERR_USAGE,
-                          "%s: location '%s' is not a file:// URI in the local lake %s", what,
-                          location ? location : "", lake_root);
-    const char *path = location + 7;
-    size_t root_length = strlen(lake_root);
-    if (strncmp(path, lake_root, root_length) != 0 || path[root_length] != '/')
-        return tp_err_set(err, TP_ERR_USAGE,
-                          "%s: location %s is outside the lake %s (was the lake moved? run "
-                          "'tickpipe crawl' on it again)",
-                          what, location, lake_root);
+    size_t uri_length = strlen(lake_uri);
+    *prefix = NULL;
+    if (!location || strncmp(location, lake_uri, uri_length) != 0 || location[uri_length] != '/') {
+        tp_err_set(err, TP_ERR_USAGE,
+                   "%s: location %s is outside the lake %s (was the lake moved? run "
+                   "'tickpipe crawl' on it again)",
+                   what, location ? location : "(none)", lake_uri);
+        return -1;
+    }
     buf out = BUF_INIT;
-    buf_append_str(&out, path + root_length + 1);
+    buf_append_str(&out, location + uri_length + 1);
     if (out.len && out.data[out.len - 1] != '/')
         buf_append_char(&out, '/');
     *prefix = buf_detach(&out);
@@ -215,12 +219,54 @@ static int duckdb_location_prefix(const char *location, const char *lake_root, c
 
 struct duckdb_listing {
     struct duckdb_table *table;
-    store *lake;
+    const struct duckdb_lake *lake;
     size_t prefix_length;
     size_t partition;
     size_t capacity;
     int failed;
+    /* one listing of the table's folder for all partitions: their folder
+     * prefixes, sorted, each with its partition index */
+    struct duckdb_partition_prefix *folders;
+    size_t folder_count;
 };
+
+struct duckdb_partition_prefix {
+    char *prefix;
+    size_t partition;
+};
+
+static int duckdb_compare_prefixes(const void *a, const void *b)
+{
+    return strcmp(((const struct duckdb_partition_prefix *)a)->prefix,
+                  ((const struct duckdb_partition_prefix *)b)->prefix);
+}
+
+/* The partition whose folder holds key (the deepest registered folder
+ * above it); 0 when none does. */
+static int duckdb_find_partition(const struct duckdb_listing *listing, const char *key,
+                                 size_t *partition)
+{
+    buf folder = BUF_INIT;
+    buf_append_str(&folder, key);
+    int found = 0;
+    for (;;) {
+        char *slash = folder.len > 1 ? memrchr(folder.data, '/', folder.len - 1) : NULL;
+        if (!slash || (size_t)(slash - folder.data) + 1 < listing->prefix_length)
+            break;
+        folder.len = (size_t)(slash - folder.data) + 1;
+        folder.data[folder.len] = '\0';
+        struct duckdb_partition_prefix probe = {folder.data, 0};
+        const struct duckdb_partition_prefix *hit = bsearch(
+            &probe, listing->folders, listing->folder_count, sizeof probe, duckdb_compare_prefixes);
+        if (hit) {
+            *partition = hit->partition;
+            found = 1;
+            break;
+        }
+    }
+    buf_free(&folder);
+    return found;
+}
 
 static int duckdb_collect_object(const struct store_object *object, void *context)
 {
@@ -235,6 +281,8 @@ static int duckdb_collect_object(const struct store_object *object, void *contex
     }
     if (object->size == 0)
         return 0;
+    if (listing->folder_count && !duckdb_find_partition(listing, object->key, &listing->partition))
+        return 0; /* not in a registered partition: Athena does not read it either */
     if (table->object_count == listing->capacity) {
         size_t capacity = listing->capacity ? listing->capacity * 2 : 64;
         struct duckdb_object *grown = realloc(table->objects, capacity * sizeof *grown);
@@ -246,11 +294,20 @@ static int duckdb_collect_object(const struct store_object *object, void *contex
         listing->capacity = capacity;
     }
     struct duckdb_object *o = &table->objects[table->object_count];
-    o->path = listing->lake->ops->local_path(listing->lake, object->key);
+    store *lake = listing->lake->store;
+    o->key = object->key ? strdup(object->key) : NULL;
+    o->path = lake->ops->local_path(lake, object->key);
+    o->mirrored = !o->path;
+    if (!o->path) {
+        buf path = BUF_INIT;
+        buf_printf(&path, "%s/%s", listing->lake->local_root, object->key);
+        o->path = buf_detach(&path);
+    }
     o->etag = strdup(object->etag);
     o->size = object->size;
     o->partition = listing->partition;
-    if (!o->path || !o->etag) {
+    if (!o->key || !o->path || !o->etag) {
+        free(o->key);
         free(o->path);
         free(o->etag);
         listing->failed = 1;
@@ -261,13 +318,13 @@ static int duckdb_collect_object(const struct store_object *object, void *contex
     return 0;
 }
 
-static int duckdb_list_objects(struct duckdb_table *table, store *lake, const char *prefix,
-                               struct duckdb_listing *listing, tp_err *err)
+static int duckdb_list_objects(struct duckdb_table *table, const struct duckdb_lake *lake,
+                               const char *prefix, struct duckdb_listing *listing, tp_err *err)
 {
     if (!prefix)
         return tp_err_set(err, TP_ERR_INTERNAL, "table %s: no location", table->name);
     listing->prefix_length = strlen(prefix);
-    if (lake->ops->list(lake, prefix, duckdb_collect_object, listing, err) < 0)
+    if (lake->store->ops->list(lake->store, prefix, duckdb_collect_object, listing, err) < 0)
         return tp_err_prefix(err, "table %s", table->name);
     if (listing->failed)
         return tp_err_set(err, TP_ERR_INTERNAL, "out of memory listing table %s", table->name);
@@ -280,32 +337,35 @@ static int duckdb_partition_is_hive(const struct duckdb_table *table, const char
                                     char **values)
 {
     buf segment = BUF_INIT;
-    int ok = 1;
+    int ok = prefix != NULL;
     for (size_t k = 0; ok && k < table->key_count; k++) {
         buf_reset(&segment);
         buf_printf(&segment, "%s=%s/", table->keys[k].name, values[k]);
-        const char *found = strstr(prefix, segment.data);
+        const char *found = segment.data ? strstr(prefix, segment.data) : NULL;
         ok = found && (found == prefix || found[-1] == '/');
     }
     buf_free(&segment);
     return ok;
 }
 
-static int duckdb_load_partitions(struct duckdb_table *table, catalog *tables, store *lake,
-                                  const char *lake_root, const char *database, tp_err *err)
+/* Reads the partitions from the catalog, then lists their objects: one
+ * listing of the table's folder for the partitions inside it (one LIST
+ * call on S3 instead of one per partition), one per partition elsewhere. */
+static int duckdb_load_partitions(struct duckdb_table *table, catalog *tables,
+                                  const struct duckdb_lake *lake, const char *database,
+                                  const char *table_prefix, tp_err *err)
 {
     cJSON *partitions = NULL;
     if (tables->ops->get_partitions(tables, database, table->name, &partitions, err) < 0)
         return -1;
     size_t count = (size_t)cJSON_GetArraySize(partitions);
     table->partitions = calloc(count ? count : 1, sizeof *table->partitions);
-    struct duckdb_listing listing = {table, lake, 0, 0, 0, 0};
-    if (!table->partitions) {
-        cJSON_Delete(partitions);
+    struct duckdb_partition_prefix *folders = calloc(count ? count : 1, sizeof *folders);
+    struct duckdb_listing listing = {table, lake, 0, 0, 0, 0, NULL, 0};
+    int rc = table->partitions && folders ? 0 : -1;
+    if (rc < 0)
         tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
-        return -1;
-    }
-    int rc = 0;
+    size_t inside = 0;
     const cJSON *partition;
     cJSON_ArrayForEach(partition, partitions)
     {
@@ -332,19 +392,35 @@ static int duckdb_load_partitions(struct duckdb_table *table, catalog *tables, s
         char *prefix = NULL;
         buf what = BUF_INIT;
         buf_printf(&what, "table %s, partition %s", table->name, p->values[0]);
-        rc = duckdb_location_prefix(json_string(descriptor, "Location"), lake_root, what.data,
+        rc = duckdb_location_prefix(json_string(descriptor, "Location"), lake->uri, what.data,
                                     &prefix, err);
         buf_free(&what);
         if (rc == 0 && !duckdb_partition_is_hive(table, prefix, p->values))
             rc = tp_err_set(err, TP_ERR_USAGE,
                             "table %s: partition location %s does not end in Hive-style "
                             "key=value/ folders, which the local engine needs",
-                            table->name, prefix);
+                            table->name, prefix ? prefix : "");
+        if (rc == 0 && prefix && table_prefix &&
+            strncmp(prefix, table_prefix, strlen(table_prefix)) == 0 &&
+            strlen(prefix) > strlen(table_prefix)) {
+            folders[inside].prefix = prefix;
+            folders[inside++].partition = table->partition_count - 1;
+            continue;
+        }
         listing.partition = table->partition_count - 1;
         if (rc == 0)
             rc = duckdb_list_objects(table, lake, prefix, &listing, err);
         free(prefix);
     }
+    if (rc == 0 && inside) {
+        qsort(folders, inside, sizeof *folders, duckdb_compare_prefixes);
+        listing.folders = folders;
+        listing.folder_count = inside;
+        rc = duckdb_list_objects(table, lake, table_prefix, &listing, err);
+    }
+    for (size_t i = 0; i < inside; i++)
+        free(folders[i].prefix);
+    free(folders);
     cJSON_Delete(partitions);
     return rc;
 }
@@ -472,7 +548,7 @@ static int duckdb_load_keys(struct duckdb_table *table, const cJSON *doc, tp_err
     return 0;
 }
 
-int duckdb_table_load(catalog *tables, store *lake, const char *lake_root, const char *database,
+int duckdb_table_load(catalog *tables, const struct duckdb_lake *lake, const char *database,
                       const char *name, struct duckdb_table **out, tp_err *err)
 {
     *out = NULL;
@@ -486,31 +562,34 @@ int duckdb_table_load(catalog *tables, store *lake, const char *lake_root, const
         cJSON_Delete(doc);
         return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
     }
+    table->lake = lake->store;
     const char *stored_name = json_string(doc, "Name");
     table->name = strdup(stored_name ? stored_name : name);
     int rc = duckdb_load_keys(table, doc, err);
     if (rc == 0)
         rc = duckdb_describe(table, doc, err);
-    if (rc == 0 && table->key_count) {
-        rc = duckdb_load_partitions(table, tables, lake, lake_root, database, err);
-    } else if (rc == 0) {
-        const cJSON *descriptor = cJSON_GetObjectItemCaseSensitive(doc, "StorageDescriptor");
-        char *prefix = NULL;
+    const cJSON *descriptor = cJSON_GetObjectItemCaseSensitive(doc, "StorageDescriptor");
+    char *prefix = NULL;
+    if (rc == 0) {
         buf what = BUF_INIT;
         buf_printf(&what, "table %s", table->name);
-        rc = duckdb_location_prefix(json_string(descriptor, "Location"), lake_root, what.data,
+        rc = duckdb_location_prefix(json_string(descriptor, "Location"), lake->uri, what.data,
                                     &prefix, err);
         buf_free(&what);
+    }
+    if (rc == 0 && table->key_count) {
+        rc = duckdb_load_partitions(table, tables, lake, database, prefix, err);
+    } else if (rc == 0) {
         table->partitions = calloc(1, sizeof *table->partitions);
-        struct duckdb_listing listing = {table, lake, 0, 0, 0, 0};
-        if (rc == 0 && !table->partitions)
+        struct duckdb_listing listing = {table, lake, 0, 0, 0, 0, NULL, 0};
+        if (!table->partitions)
             rc = tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
         if (rc == 0) {
             table->partition_count = 1;
             rc = duckdb_list_objects(table, lake, prefix, &listing, err);
         }
-        free(prefix);
     }
+    free(prefix);
     cJSON_Delete(doc);
     if (rc < 0) {
         duckdb_table_free(table);
@@ -525,6 +604,7 @@ void duckdb_table_free(struct duckdb_table *table)
     if (!table)
         return;
     for (size_t i = 0; i < table->object_count; i++) {
+        free(table->objects[i].key);
         free(table->objects[i].path);
         free(table->objects[i].etag);
     }
@@ -579,4 +659,106 @@ void duckdb_table_reader_sql(const struct duckdb_table *table, const size_t *ind
                : gzip == 0   ? "none"
                              : "auto_detect",
                object_column ? ", filename=true" : "");
+}
+
+/* ---- mirrored objects (S3 lakes) -------------------------------------- */
+
+/* <dir>/.<name><suffix> for a path <dir>/<name>. */
+static char *duckdb_mirror_side(const char *path, const char *suffix)
+{
+    const char *slash = strrchr(path, '/');
+    buf side = BUF_INIT;
+    buf_printf(&side, "%.*s/.%s%s", (int)(slash - path), path, slash + 1, suffix);
+    return buf_detach(&side);
+}
+
+static int duckdb_mirror_is_current(const struct duckdb_object *o, const char *etag_path)
+{
+    char stored[256] = "";
+    FILE *f = fopen(etag_path, "r");
+    if (!f)
+        return 0;
+    size_t got = fread(stored, 1, sizeof stored - 1, f);
+    fclose(f);
+    stored[got] = '\0';
+    struct stat st;
+    return strcmp(stored, o->etag) == 0 && stat(o->path, &st) == 0 && st.st_size == o->size;
+}
+
+static int duckdb_mirror_write(const void *data, size_t length, void *context)
+{
+    return fwrite(data, 1, length, context) == length ? 0 : 1;
+}
+
+static int duckdb_make_parents(const char *path, tp_err *err)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+    for (char *p = copy + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(copy, 0755) != 0 && errno != EEXIST) {
+            tp_err_set(err, TP_ERR_IO, "mirror folder %s: %s", copy, strerror(errno));
+            free(copy);
+            return -1;
+        }
+        *p = '/';
+    }
+    free(copy);
+    return 0;
+}
+
+/* Writes text to path through a temporary file and a rename. */
+static int duckdb_mirror_replace(const struct duckdb_object *o, const char *path, const char *text,
+                                 store *lake, tp_err *err)
+{
+    buf temp = BUF_INIT;
+    buf_printf(&temp, "%s.%ld.tmp", path, (long)getpid());
+    char *hidden = duckdb_mirror_side(temp.data, "");
+    FILE *f = fopen(hidden, "wb");
+    int rc = f ? 0 : tp_err_set(err, TP_ERR_IO, "mirror %s: %s", hidden, strerror(errno));
+    if (rc == 0 && text)
+        rc = fputs(text, f) >= 0 ? 0 : tp_err_set(err, TP_ERR_IO, "mirror %s: write", hidden);
+    if (rc == 0 && !text)
+        rc = lake->ops->read(lake, o->key, 0, 0, duckdb_mirror_write, f, err);
+    if (f && fclose(f) != 0 && rc == 0)
+        rc = tp_err_set(err, TP_ERR_IO, "mirror %s: %s", hidden, strerror(errno));
+    if (rc == 0 && rename(hidden, path) != 0)
+        rc = tp_err_set(err, TP_ERR_IO, "mirror %s: %s", path, strerror(errno));
+    if (rc < 0)
+        unlink(hidden);
+    free(hidden);
+    buf_free(&temp);
+    return rc;
+}
+
+int duckdb_table_fetch(const struct duckdb_table *table, const size_t *indexes, size_t count,
+                       tp_err *err)
+{
+    int rc = 0;
+    size_t fetched = 0;
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        const struct duckdb_object *o = &table->objects[indexes[i]];
+        if (!o->mirrored)
+            continue;
+        char *etag_path = duckdb_mirror_side(o->path, ".etag");
+        if (!duckdb_mirror_is_current(o, etag_path)) {
+            /* the bytes first, then the etag that vouches for them */
+            rc = duckdb_make_parents(o->path, err);
+            if (rc == 0)
+                rc = duckdb_mirror_replace(o, o->path, NULL, table->lake, err);
+            if (rc == 0)
+                rc = duckdb_mirror_replace(o, etag_path, o->etag, table->lake, err);
+            if (rc < 0)
+                tp_err_prefix(err, "copying %s/%s", table->lake->location, o->key);
+            fetched++;
+        }
+        free(etag_path);
+    }
+    if (fetched)
+        log_info("table %s: copied %zu objects from %s", table->name, fetched,
+                 table->lake->location);
+    return rc;
 }

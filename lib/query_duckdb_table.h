@@ -4,7 +4,9 @@
  * partitions (what Athena would read: registered partitions only, hidden
  * and '_' files skipped), plus the DuckDB reader call over any subset of
  * them. Shared by the engine (lib/query_duckdb.c) and its cache
- * (lib/query_cache.c).
+ * (lib/query_cache.c). Objects of a store without local files (S3) are
+ * read from a local mirror: <local root>/<key>, downloaded when missing or
+ * when the object's etag changed (duckdb_table_fetch).
  * Ownership: duckdb_table_load allocates, duckdb_table_free releases.
  * Errors: 0 or -1 with err set.
  */
@@ -19,8 +21,10 @@
 #include "lib/store.h"
 
 struct duckdb_object {
-    char *path; /* absolute file path */
-    char *etag; /* changes when the object's bytes change */
+    char *key;    /* in the lake */
+    char *path;   /* absolute file path (the mirror's for S3) */
+    int mirrored; /* path is a copy that duckdb_table_fetch keeps current */
+    char *etag;   /* changes when the object's bytes change */
     long long size;
     size_t partition; /* index into partitions; 0 when unpartitioned */
 };
@@ -37,6 +41,7 @@ struct duckdb_partition_key {
 };
 
 struct duckdb_table {
+    store *lake; /* borrowed */
     char *name;
     char *signature;    /* changes when the schema or format changes */
     char *select_list;  /* "symbol", "price", ..., "dt" */
@@ -51,9 +56,21 @@ struct duckdb_table {
     size_t object_count;
 };
 
+/* Where a lake's objects are and how DuckDB reaches them. */
+struct duckdb_lake {
+    store *store;
+    const char *uri;        /* "file:///abs/lake" or "s3://bucket/prefix" (no trailing /) */
+    const char *local_root; /* local files: the lake itself, or the mirror of an S3 lake */
+};
+
 /* *table = NULL (and 0) when the catalog has no such table. */
-int duckdb_table_load(catalog *tables, store *lake, const char *lake_root, const char *database,
+int duckdb_table_load(catalog *tables, const struct duckdb_lake *lake, const char *database,
                       const char *name, struct duckdb_table **table, tp_err *err);
+
+/* Makes the mirrored objects at indexes current (download to a temporary
+ * file, rename; the etag kept beside as .<name>.etag). */
+int duckdb_table_fetch(const struct duckdb_table *table, const size_t *indexes, size_t count,
+                       tp_err *err);
 void duckdb_table_free(struct duckdb_table *table);
 
 /* Appends "SELECT <columns> FROM <reader>([paths], options)" over the

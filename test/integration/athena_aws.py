@@ -6,6 +6,7 @@ RUNNING, failures with StateChangeReason and AthenaError, more than 1000
 rows in pages with the header row skipped once, typed values, statistics,
 Ctrl-C sending StopQueryExecution."""
 import csv
+import gzip
 import io
 import json
 import os
@@ -31,7 +32,7 @@ def expected_rows(count):
 
 
 def body():
-    fake, url = h.fake_aws("--credentials", f"{KEY}:{SECRET}")
+    fake, url = h.fake_aws("--credentials", f"{KEY}:{SECRET}", "--bucket", "lake")
     env = {"AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_REGION": "us-east-1",
            "AWS_ENDPOINT_URL": url, "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
            "AWS_CONFIG_FILE": "/nonexistent", "AWS_EC2_METADATA_DISABLED": "true",
@@ -123,6 +124,86 @@ def body():
     h.check("--bucket picks Athena; Ctrl-C sends StopQueryExecution", proc.returncode == 2 and
             "interrupted" in stderr and "StopQueryExecution" in ops and ops[0] == "StartQueryExecution",
             (proc.returncode, stderr, ops))
+
+    duckdb = os.path.join(h.ROOT, "deps", "duckdb", "libduckdb.so")
+    if os.path.exists(duckdb):
+        env["TICKPIPE_DUCKDB_LIB"] = duckdb
+        s3_lake_tests(url, env, h.tempdir())
+    else:
+        h.skip("local engine on an S3 lake", "deps/duckdb/libduckdb.so absent (make deps)")
+
+
+def s3_lake_tests(url, env, root):
+    """The local engine on a lake in S3: Glue (or the bucket's own) catalog,
+    objects copied once into the local mirror and again when they change."""
+    lake = os.path.join(root, "lake")
+    lines = []
+    for row in csv.DictReader(open(os.path.join(h.TESTDATA, "stocks.csv"))):
+        if row["date"].endswith("2010"):
+            lines.append(row)
+    by_month = {}
+    for row in lines:
+        month = time.strftime("%Y-%m-%d", time.strptime(row["date"], "%b %d %Y"))
+        by_month.setdefault(month, []).append(json.dumps(
+            {"symbol": row["symbol"], "date": month + "T00:00:00.000Z", "price": float(row["price"])}))
+    for month, rows in by_month.items():
+        folder = os.path.join(lake, "ticks", f"dt={month}")
+        os.makedirs(folder)
+        with gzip.open(os.path.join(folder, "ticks+0+00000000000000000000.jsonl.gz"), "wt") as f:
+            f.write("\n".join(rows) + "\n")
+    e = dict(env)
+    e["TICKPIPE_CACHE_DIR"] = os.path.join(root, "mirror")
+    e["TICKPIPE_CACHE"] = "off"
+
+    def run(*args):
+        r = h.tickpipe(*args, env=e, input=b"")
+        r.stdout, r.stderr = r.stdout.decode(), r.stderr.decode()
+        return r
+
+    copied = run("s3", "cp", "-r", "-q", os.path.join(lake, "ticks"), "s3://lake/data/ticks")
+    crawled = run("crawl", "-q", "--bucket", "s3://lake/data")
+    crawled_local = run("crawl", "-q", "--bucket", "s3://lake/data", "--catalog", "local", "--database", "inbucket")
+    if not h.check("S3 lake: uploaded and crawled into Glue and into the bucket",
+                   copied.returncode == 0 and crawled.returncode == 0 and crawled_local.returncode == 0,
+                   copied.stderr + crawled.stderr + crawled_local.stderr):
+        return
+    sql = "SELECT symbol, count(*) AS n, round(sum(price), 6) AS total FROM ticks GROUP BY 1 ORDER BY 1"
+    want = {}
+    for row in lines:
+        want.setdefault(row["symbol"], [0, 0.0])
+        want[row["symbol"]][0] += 1
+        want[row["symbol"]][1] += float(row["price"])
+
+    def answers(result):
+        return {r[0]: (int(r[1]), float(r[2])) for r in list(csv.reader(io.StringIO(result.stdout)))[1:]}
+
+    h.fake_aws_control(url, "/_fake/reset", {})
+    first = run("athena", sql, "--bucket", "s3://lake/data", "--engine", "local")
+    gets = sum(1 for x in h.fake_aws_control(url, "/_fake/log") if x["operation"] == "GetObject")
+    h.check("S3 lake, Glue catalog, local engine: the right answer",
+            first.returncode == 0 and {k: v[0] for k, v in answers(first).items()} ==
+            {k: v[0] for k, v in want.items()} and
+            all(abs(answers(first)[k][1] - v[1]) < 1e-6 for k, v in want.items()), first.stderr)
+    h.check_equal("S3 lake: each object copied once", gets, len(by_month))
+    h.fake_aws_control(url, "/_fake/reset", {})
+    again = run("athena", sql, "--bucket", "s3://lake/data", "--engine", "local")
+    gets = sum(1 for x in h.fake_aws_control(url, "/_fake/log") if x["operation"] == "GetObject")
+    h.check("S3 lake: the mirror is reused", again.stdout == first.stdout and gets == 0,
+            (gets, first.stdout, again.stdout, again.stderr))
+    # an object replaced in S3: its new bytes are read
+    month = sorted(by_month)[0]
+    replaced = os.path.join(root, "replaced.jsonl.gz")
+    with gzip.open(replaced, "wt") as f:
+        f.write(json.dumps({"symbol": "NEW", "date": month + "T00:00:00.000Z", "price": 1.0}) + "\n")
+    run("s3", "cp", "-q", replaced, f"s3://lake/data/ticks/dt={month}/ticks+0+00000000000000000000.jsonl.gz")
+    changed = run("athena", sql, "--bucket", "s3://lake/data", "--engine", "local")
+    h.check("S3 lake: a replaced object is copied again", "NEW,1," in changed.stdout and
+            changed.stdout.count("\n") == 7, changed.stdout)
+    local_catalog = run("athena", "SELECT count(*) AS n FROM ticks", "--bucket", "s3://lake/data", "--catalog", "local",
+                        "--database", "inbucket")
+    h.check("S3 lake with its catalog in the bucket: the local engine by default",
+            local_catalog.returncode == 0 and local_catalog.stdout.splitlines()[1] == str(len(lines) - 4),
+            local_catalog.stdout + local_catalog.stderr)
 
 
 if __name__ == "__main__":
