@@ -19,6 +19,7 @@ static const struct command commands[] = {
     {"consume", cmd_consume, "write Kafka topics to a partitioned lake (dir or S3), exactly once"},
     {"s3", cmd_s3, "list, copy, print and delete objects on S3 or an S3-compatible endpoint"},
     {"crawl", cmd_crawl, "infer tables, schemas and partitions from the lake into the catalog"},
+    {"athena", cmd_athena, "run SQL over the lake: locally with DuckDB, or on Amazon Athena"},
 };
 
 static void print_help(FILE *out)

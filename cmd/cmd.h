@@ -23,6 +23,7 @@ int cmd_produce(int argc, char **argv);
 int cmd_consume(int argc, char **argv);
 int cmd_s3(int argc, char **argv);
 int cmd_crawl(int argc, char **argv);
+int cmd_athena(int argc, char **argv);
 
 /*
  * Parses the command's options, applies -v/-q to the log level and names

@@ -1,0 +1,768 @@
+/*
+ * query_duckdb: the local SQL engine (lib/query.h). DuckDB, loaded with
+ * dlopen when the first query runs, reads the lake through the catalog:
+ * each catalog table a query names becomes a view over exactly the
+ * objects of its registered partitions (query_duckdb_table.c), served
+ * from the cache (query_cache.c) for the objects it holds. Athena/Trino
+ * functions DuckDB lacks are macros; max/min of a partition key is
+ * answered from the catalog, so the partition it names can be pruned.
+ * The session is then locked: no file access outside the lake, no
+ * setting changes, on top of the statement check (sql_guard.c).
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <utime.h>
+
+#include "lib/buf.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/query.h"
+#include "lib/query_cache.h"
+#include "lib/query_duckdb_api.h"
+#include "lib/query_duckdb_table.h"
+#include "lib/query_results.h"
+#include "lib/sql_guard.h"
+
+struct query_duckdb {
+    query_engine base;
+    store *lake;
+    catalog *tables_catalog;
+    char *lake_root;
+    char *lake_uri;
+    char *database;
+    char *library;
+    char *cache_path;
+    char *results_directory;
+    enum query_cache_mode cache_mode;
+    struct duckdb_api api;
+    duckdb_database db;
+    _Atomic(duckdb_connection) connection;
+    atomic_int cancelled;
+    int locked;
+    int cache_checked;
+    int cache_attached;
+    struct duckdb_table **tables; /* those with a view */
+    size_t table_count;
+    buf stale; /* comma-separated tables the cache does not fully hold */
+};
+
+/* Trino functions that DuckDB lacks or names differently. */
+static const char duckdb_macros[] =
+    "CREATE TEMP MACRO regexp_like(s, p) AS regexp_matches(s, p);"
+    "CREATE TEMP MACRO from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ);"
+    "CREATE TEMP MACRO from_iso8601_date(s) AS CAST(s AS DATE);"
+    "CREATE TEMP MACRO to_unixtime(t) AS epoch(t);"
+    "CREATE TEMP MACRO from_unixtime(x) AS to_timestamp(x);"
+    "CREATE TEMP MACRO approx_percentile(x, p) AS quantile_disc(x, p);"
+    "CREATE TEMP MACRO approx_distinct(x) AS approx_count_distinct(x);"
+    "CREATE TEMP MACRO day_of_week(t) AS isodow(t);"
+    "CREATE TEMP MACRO day_of_year(t) AS dayofyear(t);"
+    "CREATE TEMP MACRO date_format(t, f) AS strftime(t, "
+    " tickpipe_mysql_format(f));";
+
+/* Trino's date_format takes MySQL specifiers; strftime's differ
+ * (MySQL %i is strftime %M, MySQL %M is strftime %B). */
+static const struct {
+    char mysql;
+    const char *strftime;
+} duckdb_mysql_specifiers[] = {
+    {'a', "%a"},  {'b', "%b"},       {'c', "%-m"}, {'d', "%d"}, {'e', "%-d"},         {'f', "%f"},
+    {'H', "%H"},  {'h', "%I"},       {'I', "%I"},  {'i', "%M"}, {'j', "%j"},          {'k', "%-H"},
+    {'l', "%-I"}, {'M', "%B"},       {'m', "%m"},  {'p', "%p"}, {'r', "%I:%M:%S %p"}, {'S', "%S"},
+    {'s', "%S"},  {'T', "%H:%M:%S"}, {'W', "%A"},  {'Y', "%Y"}, {'y', "%y"},
+};
+
+/* The macro tickpipe_mysql_format(f): each MySQL specifier becomes a
+ * \x01-tagged letter first, then its strftime form, so none is rewritten
+ * twice; %% is kept aside as \x02. */
+static void duckdb_mysql_format_macro(buf *sql)
+{
+    size_t count = sizeof duckdb_mysql_specifiers / sizeof *duckdb_mysql_specifiers;
+    buf_append_str(sql, "CREATE TEMP MACRO tickpipe_mysql_format(f) AS ");
+    for (size_t i = 0; i < 2 * count + 2; i++)
+        buf_append_str(sql, "replace(");
+    buf_append_str(sql, "f, '%%', chr(2))");
+    for (size_t i = 0; i < count; i++)
+        buf_printf(sql, ", '%%%c', chr(1) || '%c')", duckdb_mysql_specifiers[i].mysql,
+                   duckdb_mysql_specifiers[i].mysql);
+    for (size_t i = 0; i < count; i++) {
+        buf_printf(sql, ", chr(1) || '%c', ", duckdb_mysql_specifiers[i].mysql);
+        duckdb_quote_literal(sql, duckdb_mysql_specifiers[i].strftime);
+        buf_append_char(sql, ')');
+    }
+    buf_append_str(sql, ", chr(2), '%%');");
+}
+
+/* ---- opening DuckDB ------------------------------------------------------ */
+
+static int duckdb_engine_open(struct query_duckdb *e, tp_err *err)
+{
+    if (e->db)
+        return 0;
+    if (!e->api.library && duckdb_api_load(&e->api, e->library, err) < 0)
+        return -1;
+    duckdb_config config = NULL;
+    if (e->api.create_config(&config) == DuckDBError)
+        return tp_err_set(err, TP_ERR_INTERNAL, "DuckDB: cannot create a configuration");
+    /* never fetch or load extensions: json, parquet and icu are built in */
+    e->api.set_config(config, "autoinstall_known_extensions", "false");
+    e->api.set_config(config, "autoload_known_extensions", "false");
+    e->api.set_config(config, "allow_community_extensions", "false");
+    char *why = NULL;
+    duckdb_database db = NULL;
+    duckdb_state state = e->api.open_ext(":memory:", &db, config, &why);
+    e->api.destroy_config(&config);
+    if (state == DuckDBError) {
+        tp_err_set(err, TP_ERR_INTERNAL, "DuckDB: cannot open a database: %s",
+                   why ? why : "unknown error");
+        e->api.free(why);
+        return -1;
+    }
+    duckdb_connection connection = NULL;
+    if (e->api.connect(db, &connection) == DuckDBError) {
+        e->api.close(&db);
+        return tp_err_set(err, TP_ERR_INTERNAL, "DuckDB: cannot connect");
+    }
+    e->db = db;
+    atomic_store(&e->connection, connection);
+    buf setup = BUF_INIT;
+    buf_append_str(&setup, "SET TimeZone = 'UTC'; CREATE SCHEMA ");
+    duckdb_quote_identifier(&setup, e->database);
+    buf_append_str(&setup, "; USE ");
+    duckdb_quote_identifier(&setup, e->database);
+    buf_append_str(&setup, ";");
+    duckdb_mysql_format_macro(&setup);
+    buf_append_str(&setup, duckdb_macros);
+    int rc = duckdb_exec(&e->api, connection, setup.data, err);
+    buf_free(&setup);
+    if (rc < 0)
+        tp_err_prefix(err, "DuckDB setup");
+    return rc;
+}
+
+/* No file access outside the lake (and the cache), no setting changes. */
+static int duckdb_engine_lock(struct query_duckdb *e, tp_err *err)
+{
+    if (e->locked)
+        return 0;
+    buf sql = BUF_INIT;
+    buf_append_str(&sql, "SET allowed_directories = [");
+    buf root = BUF_INIT;
+    buf_printf(&root, "%s/", e->lake_root);
+    duckdb_quote_literal(&sql, root.data);
+    buf_free(&root);
+    buf_append_str(&sql, "]; SET enable_external_access = false; SET lock_configuration = true;");
+    int rc = duckdb_exec(&e->api, atomic_load(&e->connection), sql.data, err);
+    buf_free(&sql);
+    if (rc < 0)
+        return tp_err_prefix(err, "DuckDB: locking the session");
+    e->locked = 1;
+    return 0;
+}
+
+/* ---- the tables a query names -------------------------------------------- */
+
+static struct duckdb_table *duckdb_find_table(struct query_duckdb *e, const char *name)
+{
+    for (size_t i = 0; i < e->table_count; i++)
+        if (strcasecmp(e->tables[i]->name, name) == 0)
+            return e->tables[i];
+    return NULL;
+}
+
+/* Names of the tables the query reads (DuckDB's parser says), as a cJSON
+ * array of strings. */
+static cJSON *duckdb_query_tables(struct query_duckdb *e, const char *sql)
+{
+    cJSON *names = cJSON_CreateArray();
+    duckdb_value list = e->api.get_table_names(atomic_load(&e->connection), sql, false);
+    if (!list)
+        return names;
+    duckdb_idx count = e->api.get_list_size(list);
+    for (duckdb_idx i = 0; i < count; i++) {
+        duckdb_value item = e->api.get_list_child(list, i);
+        char *text = item ? e->api.get_varchar(item) : NULL;
+        if (text)
+            cJSON_AddItemToArray(names, cJSON_CreateString(text));
+        e->api.free(text);
+        e->api.destroy_value(&item);
+    }
+    e->api.destroy_value(&list);
+    return names;
+}
+
+static void duckdb_note_stale(struct query_duckdb *e, const char *name)
+{
+    buf_printf(&e->stale, "%s%s", e->stale.len ? "," : "", name);
+}
+
+/* CREATE VIEW <database>.<table>: the cached rows of objects still in
+ * the lake unchanged, plus every other object read raw. */
+static int duckdb_define_view(struct query_duckdb *e, struct duckdb_table *table,
+                              struct query_stats *stats, tp_err *err)
+{
+    cJSON *cached = NULL;
+    if (e->cache_attached && query_cache_manifest(&e->api, atomic_load(&e->connection),
+                                                  QUERY_CACHE_ALIAS ".", table, &cached, err) < 0)
+        return -1;
+    size_t *raw = calloc(table->object_count ? table->object_count : 1, sizeof *raw);
+    if (!raw) {
+        cJSON_Delete(cached);
+        return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+    }
+    size_t raw_count = 0, hits = 0;
+    for (size_t i = 0; i < table->object_count; i++) {
+        const cJSON *etag =
+            cached ? cJSON_GetObjectItemCaseSensitive(cached, table->objects[i].path) : NULL;
+        if (etag && cJSON_IsString(etag) && etag->valuestring &&
+            strcmp(etag->valuestring, table->objects[i].etag) == 0) {
+            cJSON_DeleteItemFromObjectCaseSensitive(cached, table->objects[i].path);
+            hits++;
+        } else {
+            raw[raw_count++] = i;
+        }
+    }
+    if (duckdb_table_fetch(table, raw, raw_count, err) < 0) {
+        free(raw);
+        cJSON_Delete(cached);
+        return -1;
+    }
+    buf sql = BUF_INIT;
+    buf_append_str(&sql, "CREATE OR REPLACE VIEW ");
+    duckdb_quote_identifier(&sql, e->database);
+    buf_append_char(&sql, '.');
+    duckdb_quote_identifier(&sql, table->name);
+    buf_append_str(&sql, " AS ");
+    if (hits) {
+        buf_printf(&sql, "SELECT %s FROM " QUERY_CACHE_ALIAS ".data.", table->select_list);
+        duckdb_quote_identifier(&sql, table->name);
+        /* what is left in cached: objects gone from the lake or changed */
+        if (cJSON_GetArraySize(cached) > 0) {
+            buf_append_str(&sql, " WHERE \"_tickpipe_object\" NOT IN (");
+            const cJSON *gone;
+            int first = 1;
+            cJSON_ArrayForEach(gone, cached)
+            {
+                buf_append_str(&sql, first ? "" : ", ");
+                duckdb_quote_literal(&sql, gone->string);
+                first = 0;
+            }
+            buf_append_char(&sql, ')');
+        }
+        if (raw_count)
+            buf_append_str(&sql, " UNION ALL ");
+    }
+    if (raw_count || !hits)
+        duckdb_table_reader_sql(table, raw, raw_count, 0, &sql);
+    if (raw_count || cJSON_GetArraySize(cached) > 0 || (!hits && table->object_count))
+        duckdb_note_stale(e, table->name);
+    stats->objects += (long long)table->object_count;
+    stats->objects_cached += (long long)hits;
+    log_debug("table %s: %zu objects, %zu from the cache", table->name, table->object_count, hits);
+    int rc = duckdb_exec(&e->api, atomic_load(&e->connection), sql.data, err);
+    if (rc < 0)
+        tp_err_prefix(err, "defining table %s", table->name);
+    buf_free(&sql);
+    free(raw);
+    cJSON_Delete(cached);
+    return rc;
+}
+
+/* SHOW TABLES and friends name no table: they should see every one. */
+static int duckdb_lists_tables(const char *sql)
+{
+    struct sql_lexer lexer;
+    struct sql_token token;
+    sql_lexer_init(&lexer, sql, strlen(sql));
+    return sql_lexer_next(&lexer, &token) == SQL_TOKEN_WORD &&
+           sql_token_is_word(&lexer, &token, "SHOW");
+}
+
+/* Appends the names of every table of the catalog database to names. */
+static void duckdb_add_catalog_tables(struct query_duckdb *e, cJSON *names)
+{
+    cJSON *tables = NULL;
+    tp_err ignored;
+    if (e->tables_catalog->ops->list_tables(e->tables_catalog, e->database, &tables, &ignored) < 0)
+        return;
+    const cJSON *table;
+    cJSON_ArrayForEach(table, tables)
+    {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(table, "Name");
+        if (cJSON_IsString(name))
+            cJSON_AddItemToArray(names, cJSON_CreateString(name->valuestring));
+    }
+    cJSON_Delete(tables);
+}
+
+/* Loads (from the catalog and the lake) every table of names not loaded
+ * yet; tables the catalog does not know are left to DuckDB to report. */
+static int duckdb_load_tables(struct query_duckdb *e, const cJSON *names, tp_err *err)
+{
+    const cJSON *name;
+    cJSON_ArrayForEach(name, names)
+    {
+        if (!cJSON_IsString(name) || duckdb_find_table(e, name->valuestring))
+            continue;
+        struct duckdb_table *table = NULL;
+        struct duckdb_lake lake = {e->lake, e->lake_uri, e->lake_root};
+        if (duckdb_table_load(e->tables_catalog, &lake, e->database, name->valuestring, &table,
+                              err) < 0)
+            return -1;
+        if (!table)
+            continue;
+        struct duckdb_table **grown =
+            realloc(e->tables, (e->table_count + 1) * sizeof(struct duckdb_table *));
+        if (!grown) {
+            duckdb_table_free(table);
+            return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+        }
+        e->tables = grown;
+        e->tables[e->table_count++] = table;
+    }
+    return 0;
+}
+
+/* ---- max(partition key) from the catalog --------------------------------- */
+
+struct duckdb_tokens {
+    struct sql_lexer lexer;
+    struct sql_token *items;
+    size_t count;
+};
+
+static int duckdb_tokenize(const char *sql, struct duckdb_tokens *tokens)
+{
+    size_t capacity = 64;
+    tokens->items = malloc(capacity * sizeof *tokens->items);
+    tokens->count = 0;
+    sql_lexer_init(&tokens->lexer, sql, strlen(sql));
+    while (tokens->items) {
+        if (tokens->count == capacity) {
+            capacity *= 2;
+            struct sql_token *grown = realloc(tokens->items, capacity * sizeof *grown);
+            if (!grown)
+                break;
+            tokens->items = grown;
+        }
+        struct sql_token *token = &tokens->items[tokens->count];
+        enum sql_token_type type = sql_lexer_next(&tokens->lexer, token);
+        if (type == SQL_TOKEN_ERROR)
+            break;
+        tokens->count++;
+        if (type == SQL_TOKEN_END)
+            return 0;
+    }
+    free(tokens->items);
+    tokens->items = NULL;
+    return -1;
+}
+
+/* The token names `name` (bare: any case; "quoted": exactly). */
+static int duckdb_token_names(const struct duckdb_tokens *tokens, size_t i, const char *name)
+{
+    const struct sql_token *t = &tokens->items[i];
+    if (t->type == SQL_TOKEN_WORD)
+        return sql_token_is_word(&tokens->lexer, t, name);
+    size_t length = strlen(name);
+    return t->type == SQL_TOKEN_IDENTIFIER && t->length == length + 2 &&
+           strncmp(tokens->lexer.text + t->offset + 1, name, length) == 0;
+}
+
+static int duckdb_token_is_name(const struct duckdb_tokens *tokens, size_t i)
+{
+    return tokens->items[i].type == SQL_TOKEN_WORD || tokens->items[i].type == SQL_TOKEN_IDENTIFIER;
+}
+
+/* The token's name, unquoted (caller frees). */
+static char *duckdb_token_text(const struct duckdb_tokens *tokens, size_t i)
+{
+    const struct sql_token *t = &tokens->items[i];
+    if (t->type == SQL_TOKEN_IDENTIFIER)
+        return strndup(tokens->lexer.text + t->offset + 1, t->length - 2);
+    return strndup(tokens->lexer.text + t->offset, t->length);
+}
+
+/* max/min of partition key k over the partitions that hold objects, as a
+ * SQL literal appended to out; -1 when the key's type is not comparable
+ * here (then the query is left alone). */
+static int duckdb_partition_extreme(const struct duckdb_table *table, size_t k, int want_max,
+                                    buf *out)
+{
+    const char *type = table->keys[k].duckdb_type;
+    int numeric = strcmp(type, "INTEGER") == 0 || strcmp(type, "BIGINT") == 0 ||
+                  strcmp(type, "SMALLINT") == 0 || strcmp(type, "TINYINT") == 0;
+    int text = strcmp(type, "VARCHAR") == 0 || strcmp(type, "DATE") == 0;
+    if (!numeric && !text)
+        return -1;
+    const char *best = NULL;
+    for (size_t p = 0; p < table->partition_count; p++) {
+        if (!table->partitions[p].objects)
+            continue;
+        const char *value = table->partitions[p].values[k];
+        int better;
+        if (!best)
+            better = 1;
+        else if (numeric)
+            better = want_max ? strtoll(value, NULL, 10) > strtoll(best, NULL, 10)
+                              : strtoll(value, NULL, 10) < strtoll(best, NULL, 10);
+        else
+            better = want_max ? strcmp(value, best) > 0 : strcmp(value, best) < 0;
+        if (better)
+            best = value;
+    }
+    if (!best) {
+        buf_printf(out, "CAST(NULL AS %s)", type);
+    } else if (numeric) {
+        buf_printf(out, "%lld", strtoll(best, NULL, 10));
+    } else {
+        buf_printf(out, "CAST(");
+        duckdb_quote_literal(out, best);
+        buf_printf(out, " AS %s)", type);
+    }
+    return 0;
+}
+
+/*
+ * Matches SELECT max|min ( key ) [[AS] alias] FROM [schema .] table at
+ * token i; on a match, *end is the token after the table, *literal the
+ * answer and *alias the column name.
+ */
+static int duckdb_match_extreme(struct query_duckdb *e, const struct duckdb_tokens *tokens,
+                                size_t i, size_t *end, buf *literal, char **alias)
+{
+    const struct sql_token *t = tokens->items;
+    if (i + 7 >= tokens->count || !sql_token_is_word(&tokens->lexer, &t[i], "SELECT"))
+        return 0;
+    int want_max = sql_token_is_word(&tokens->lexer, &t[i + 1], "MAX");
+    if (!want_max && !sql_token_is_word(&tokens->lexer, &t[i + 1], "MIN"))
+        return 0;
+    if (!sql_token_is_symbol(&tokens->lexer, &t[i + 2], '(') ||
+        !duckdb_token_is_name(tokens, i + 3) ||
+        !sql_token_is_symbol(&tokens->lexer, &t[i + 4], ')'))
+        return 0;
+    size_t j = i + 5;
+    *alias = NULL;
+    if (sql_token_is_word(&tokens->lexer, &t[j], "AS"))
+        j++;
+    if (duckdb_token_is_name(tokens, j) && !sql_token_is_word(&tokens->lexer, &t[j], "FROM"))
+        *alias = duckdb_token_text(tokens, j++);
+    if (j + 1 >= tokens->count || !sql_token_is_word(&tokens->lexer, &t[j], "FROM")) {
+        free(*alias);
+        return 0;
+    }
+    j++;
+    if (j + 2 < tokens->count && duckdb_token_names(tokens, j, e->database) &&
+        sql_token_is_symbol(&tokens->lexer, &t[j + 1], '.'))
+        j += 2;
+    if (!duckdb_token_is_name(tokens, j)) {
+        free(*alias);
+        return 0;
+    }
+    char *table_name = duckdb_token_text(tokens, j);
+    struct duckdb_table *table = table_name ? duckdb_find_table(e, table_name) : NULL;
+    free(table_name);
+    int found = 0;
+    for (size_t k = 0; table && k < table->key_count; k++) {
+        if (duckdb_token_names(tokens, i + 3, table->keys[k].name)) {
+            found = duckdb_partition_extreme(table, k, want_max, literal) == 0;
+            if (found && !*alias) {
+                buf name = BUF_INIT;
+                buf_printf(&name, "%s(%s)", want_max ? "max" : "min", table->keys[k].name);
+                *alias = buf_detach(&name);
+            }
+            break;
+        }
+    }
+    if (!found) {
+        free(*alias);
+        *alias = NULL;
+        return 0;
+    }
+    *end = j + 1;
+    return 1;
+}
+
+/* Rewrites "(SELECT max(dt) FROM t)" to "(<literal>)", and a whole
+ * "SELECT max(dt) FROM t" to "SELECT <literal> AS \"max(dt)\"", from the
+ * catalog's partition values. Returns a malloc'ed text (maybe unchanged). */
+static char *duckdb_rewrite_extremes(struct query_duckdb *e, const char *sql)
+{
+    struct duckdb_tokens tokens;
+    if (duckdb_tokenize(sql, &tokens) < 0)
+        return strdup(sql);
+    buf out = BUF_INIT;
+    size_t copied = 0;
+    const struct sql_token *t = tokens.items;
+    for (size_t i = 0; i + 1 < tokens.count; i++) {
+        int whole = i == 0;
+        size_t start = whole ? 0 : i + 1;
+        if (!whole && !sql_token_is_symbol(&tokens.lexer, &t[i], '('))
+            continue;
+        size_t end = 0;
+        buf literal = BUF_INIT;
+        char *alias = NULL;
+        if (!duckdb_match_extreme(e, &tokens, start, &end, &literal, &alias)) {
+            buf_free(&literal);
+            continue;
+        }
+        int closes = whole ? (t[end].type == SQL_TOKEN_END ||
+                              sql_token_is_symbol(&tokens.lexer, &t[end], ';'))
+                           : sql_token_is_symbol(&tokens.lexer, &t[end], ')');
+        if (closes) {
+            buf_append(&out, sql + copied, t[start].offset - copied);
+            if (whole) {
+                buf_printf(&out, "SELECT %s AS ", literal.data);
+                duckdb_quote_identifier(&out, alias);
+            } else {
+                buf_append_str(&out, literal.data);
+            }
+            copied = t[end].offset;
+            log_info("answered %s from the catalog: %s", alias, literal.data);
+            i = end - 1;
+        }
+        free(alias);
+        buf_free(&literal);
+    }
+    buf_append_str(&out, sql + copied);
+    free(tokens.items);
+    return buf_detach(&out);
+}
+
+/* ---- the engine ---------------------------------------------------------- */
+
+static int duckdb_engine_run_query(struct query_duckdb *e, const char *sql,
+                                   const struct query_sink *sink, struct query_stats *stats,
+                                   int64_t started, tp_err *err);
+
+/* Every catalog table the statement may name (any bare or quoted name
+ * equal to a table's), loaded without DuckDB. */
+static int duckdb_load_named_tables(struct query_duckdb *e, const char *sql, tp_err *err)
+{
+    struct duckdb_tokens tokens;
+    if (duckdb_tokenize(sql, &tokens) < 0)
+        return 0;
+    cJSON *names = cJSON_CreateArray();
+    for (size_t i = 0; i < tokens.count; i++) {
+        if (!duckdb_token_is_name(&tokens, i))
+            continue;
+        char *name = duckdb_token_text(&tokens, i);
+        int known = 0;
+        const cJSON *item;
+        cJSON_ArrayForEach(item, names) known |= strcasecmp(item->valuestring, name) == 0;
+        if (!known && name && !strchr(name, '/'))
+            cJSON_AddItemToArray(names, cJSON_CreateString(name));
+        free(name);
+    }
+    free(tokens.items);
+    int rc = duckdb_load_tables(e, names, err);
+    cJSON_Delete(names);
+    return rc;
+}
+
+/* Replays a stored result of the same statement over the same objects:
+ * 1 when done, 0 when there is none (*path = where to store this one),
+ * -1 on error. */
+static int duckdb_reuse_result(struct query_duckdb *e, const char *sql,
+                               const struct query_sink *sink, struct query_stats *stats,
+                               char **path, tp_err *err)
+{
+    if (duckdb_load_named_tables(e, sql, err) < 0)
+        return -1;
+    if (!e->table_count)
+        return 0;
+    *path = query_results_path(e->results_directory, e->database, sql, e->tables, e->table_count);
+    if (!*path)
+        return 0;
+    int found = query_results_replay(*path, sink, &stats->rows, err);
+    if (found > 0) {
+        utime(*path, NULL); /* recently used */
+        stats->result_reused = 1;
+        for (size_t i = 0; i < e->table_count; i++)
+            stats->objects += (long long)e->tables[i]->object_count;
+        log_info("result reused: same statement, same lake objects (%s)", *path);
+    }
+    return found;
+}
+
+static int duckdb_engine_run(query_engine *base, const char *sql, const struct query_sink *sink,
+                             struct query_stats *stats, tp_err *err)
+{
+    struct query_duckdb *e = (struct query_duckdb *)base;
+    memset(stats, 0, sizeof *stats);
+    stats->bytes_scanned = -1;
+    stats->engine_ms = -1;
+    if (sql_guard_check(sql, strlen(sql), err) < 0)
+        return -1;
+    int64_t started = clock_monotonic_ns();
+    char *results_path = NULL;
+    if (e->cache_mode != QUERY_CACHE_OFF && query_results_cacheable(sql)) {
+        int found = duckdb_reuse_result(e, sql, sink, stats, &results_path, err);
+        if (found != 0) {
+            free(results_path);
+            return found < 0 ? -1 : 0;
+        }
+    }
+    query_results_recorder *recorder = NULL;
+    struct query_sink recording;
+    if (results_path && (recorder = query_results_recorder_new(sink))) {
+        recording = query_results_recorder_sink(recorder);
+        sink = &recording;
+    }
+    int rc = duckdb_engine_run_query(e, sql, sink, stats, started, err);
+    if (rc == 0 && recorder)
+        query_results_recorder_store(recorder, results_path);
+    query_results_recorder_free(recorder);
+    free(results_path);
+    return rc;
+}
+
+static int duckdb_engine_run_query(struct query_duckdb *e, const char *sql,
+                                   const struct query_sink *sink, struct query_stats *stats,
+                                   int64_t started, tp_err *err)
+{
+    if (duckdb_engine_open(e, err) < 0)
+        return -1;
+    log_debug("DuckDB %s loaded and opened in %.1f ms", e->api.library_version(),
+              (double)(clock_monotonic_ns() - started) / 1e6);
+    cJSON *names = duckdb_query_tables(e, sql);
+    if (duckdb_lists_tables(sql))
+        duckdb_add_catalog_tables(e, names);
+    int rc = duckdb_load_tables(e, names, err);
+    cJSON_Delete(names);
+    if (rc < 0)
+        return -1;
+    if (e->cache_mode == QUERY_CACHE_SYNC && !e->cache_checked && e->table_count &&
+        query_cache_refresh(&e->api, e->cache_path, e->tables, e->table_count, 1, err) < 0)
+        return tp_err_prefix(err, "refreshing the cache %s", e->cache_path);
+    if (e->cache_mode != QUERY_CACHE_OFF && !e->cache_checked)
+        e->cache_attached = query_cache_attach(&e->api, atomic_load(&e->connection), e->cache_path);
+    e->cache_checked = 1;
+    buf_reset(&e->stale);
+    for (size_t i = 0; i < e->table_count; i++)
+        if (duckdb_define_view(e, e->tables[i], stats, err) < 0)
+            return -1;
+    if (duckdb_engine_lock(e, err) < 0)
+        return -1;
+    log_debug("tables defined in %.1f ms", (double)(clock_monotonic_ns() - started) / 1e6);
+    char *rewritten = duckdb_rewrite_extremes(e, sql);
+    if (!rewritten)
+        return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+    rc = duckdb_run_select(&e->api, atomic_load(&e->connection), rewritten, sql, sink, &stats->rows,
+                           &e->cancelled, err);
+    free(rewritten);
+    log_debug("query done in %.1f ms", (double)(clock_monotonic_ns() - started) / 1e6);
+    if (rc < 0 && atomic_load(&e->cancelled))
+        tp_err_set(err, TP_ERR_USAGE, "interrupted");
+    return rc;
+}
+
+static void duckdb_engine_cancel(query_engine *base)
+{
+    struct query_duckdb *e = (struct query_duckdb *)base;
+    atomic_store(&e->cancelled, 1);
+    duckdb_connection connection = atomic_load(&e->connection);
+    if (connection)
+        e->api.interrupt(connection);
+}
+
+static void duckdb_engine_free(query_engine *base)
+{
+    struct query_duckdb *e = (struct query_duckdb *)base;
+    duckdb_connection connection = atomic_exchange(&e->connection, NULL);
+    if (connection)
+        e->api.disconnect(&connection);
+    if (e->db)
+        e->api.close(&e->db);
+    duckdb_api_unload(&e->api);
+    for (size_t i = 0; i < e->table_count; i++)
+        duckdb_table_free(e->tables[i]);
+    free(e->tables);
+    free(e->lake_root);
+    free(e->lake_uri);
+    free(e->database);
+    free(e->library);
+    free(e->cache_path);
+    free(e->results_directory);
+    buf_free(&e->stale);
+    free(e);
+}
+
+static const struct query_ops duckdb_engine_ops = {
+    "local",
+    duckdb_engine_run,
+    duckdb_engine_cancel,
+    duckdb_engine_free,
+};
+
+query_engine *query_duckdb_open(const struct query_duckdb_options *options, tp_err *err)
+{
+    if (!options->lake_root || options->lake_root[0] != '/') {
+        tp_err_set(err, TP_ERR_USAGE, "the local engine needs the lake's absolute path");
+        return NULL;
+    }
+    struct query_duckdb *e = calloc(1, sizeof *e);
+    if (!e) {
+        tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+        return NULL;
+    }
+    e->base.ops = &duckdb_engine_ops;
+    e->lake = options->lake;
+    e->tables_catalog = options->catalog;
+    e->lake_root = strdup(options->lake_root);
+    size_t length = strlen(e->lake_root);
+    while (length > 1 && e->lake_root[length - 1] == '/')
+        e->lake_root[--length] = '\0';
+    if (options->lake_uri) {
+        e->lake_uri = strdup(options->lake_uri);
+        size_t uri_length = strlen(e->lake_uri);
+        while (uri_length > 5 && e->lake_uri[uri_length - 1] == '/')
+            e->lake_uri[--uri_length] = '\0';
+    } else {
+        buf uri = BUF_INIT;
+        buf_printf(&uri, "file://%s", e->lake_root);
+        e->lake_uri = buf_detach(&uri);
+    }
+    e->database = strdup(options->database);
+    e->library = options->library ? strdup(options->library) : NULL;
+    e->cache_mode = options->cache;
+    e->cache_path = options->cache_path ? strdup(options->cache_path)
+                                        : query_cache_default_path(e->lake_root, e->database);
+    buf results = BUF_INIT;
+    buf_printf(&results, "%s/_cache/results", e->lake_root);
+    e->results_directory = buf_detach(&results);
+    atomic_init(&e->cancelled, 0);
+    atomic_init(&e->connection, NULL);
+    return &e->base;
+}
+
+char *query_duckdb_stale_tables(query_engine *base)
+{
+    struct query_duckdb *e = (struct query_duckdb *)base;
+    return e->stale.len ? strdup(e->stale.data) : NULL;
+}
+
+int query_duckdb_refresh_cache(query_engine *base, const char *tables, int wait, tp_err *err)
+{
+    struct query_duckdb *e = (struct query_duckdb *)base;
+    if (!e->api.library && duckdb_api_load(&e->api, e->library, err) < 0)
+        return -1;
+    cJSON *names = cJSON_CreateArray();
+    char *copy = strdup(tables);
+    char *save = NULL;
+    for (char *name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save))
+        if (*name)
+            cJSON_AddItemToArray(names, cJSON_CreateString(name));
+    free(copy);
+    int rc = duckdb_load_tables(e, names, err);
+    if (rc == 0 && (size_t)cJSON_GetArraySize(names) != e->table_count)
+        rc = tp_err_set(err, TP_ERR_NOT_FOUND, "no table among '%s' in database %s", tables,
+                        e->database);
+    cJSON_Delete(names);
+    if (rc == 0)
+        rc = query_cache_refresh(&e->api, e->cache_path, e->tables, e->table_count, wait, err);
+    return rc;
+}

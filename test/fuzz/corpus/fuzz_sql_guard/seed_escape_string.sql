@@ -1,0 +1,1 @@
+SELECT E'a\' ; COPY x TO ' AS y

@@ -1,0 +1,1 @@
+SELECT symbol, date(timestamp) AS trading_day, ROUND(AVG(price), 2) AS avg_daily_price FROM stock_data GROUP BY symbol, trading_day ORDER BY trading_day DESC

@@ -1,0 +1,1 @@
+WITH r AS (SELECT max(dt) AS d FROM ticks) SELECT * FROM ticks, r WHERE dt = r.d
