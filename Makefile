@@ -50,6 +50,9 @@ $(TARGET): $(BUILD)/main.o $(OBJ)
 	@echo "  LINK  $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
+# the demo links the sample CSV into the binary (.incbin)
+$(BUILD)/cmd/demo.o: testdata/stocks.csv
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"

@@ -20,6 +20,7 @@ static const struct command commands[] = {
     {"s3", cmd_s3, "list, copy, print and delete objects on S3 or an S3-compatible endpoint"},
     {"crawl", cmd_crawl, "infer tables, schemas and partitions from the lake into the catalog"},
     {"athena", cmd_athena, "run SQL over the lake: locally with DuckDB, or on Amazon Athena"},
+    {"demo", cmd_demo, "the whole pipeline in one process, on a bundled sample or your CSV"},
 };
 
 static void print_help(FILE *out)

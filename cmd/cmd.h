@@ -22,6 +22,7 @@ int cmd_broker(int argc, char **argv);
 int cmd_produce(int argc, char **argv);
 int cmd_consume(int argc, char **argv);
 int cmd_s3(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
 int cmd_crawl(int argc, char **argv);
 int cmd_athena(int argc, char **argv);
 
