@@ -127,7 +127,7 @@ static void *lake_worker_main(void *context)
         worker->busy = 1;
         int skip = worker->failed;
         pthread_mutex_unlock(&worker->lock);
-        tp_err err;
+        tp_err err = {TP_ERR_NONE, {0}};
         int rc = 0;
         if (!skip) {
             buf_reset(&worker->compressed);
