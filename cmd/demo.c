@@ -321,7 +321,13 @@ int cmd_demo(int argc, char **argv)
     struct broker *broker = NULL;
     struct demo_columns columns;
     exit_code = CMD_EXIT_FAILURE;
-    if (demo_prepare_dir(&settings, &csv, &err) < 0 || demo_inspect(csv.data, &columns, &err) < 0)
+    if (demo_prepare_dir(&settings, &csv, &err) < 0)
+        goto done;
+    if (!csv.data) {
+        tp_err_set(&err, TP_ERR_INTERNAL, "out of memory");
+        goto done;
+    }
+    if (demo_inspect(csv.data, &columns, &err) < 0)
         goto done;
     buf_printf(&lake, "%s/lake", settings.dir);
     buf_printf(&broker_dir, "%s/broker", settings.dir);

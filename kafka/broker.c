@@ -430,7 +430,8 @@ static void broker_queue_write(struct broker_conn *conn)
         return;
     if (broker->write_queue_len == broker->write_queue_cap) {
         int cap = broker->write_queue_cap ? broker->write_queue_cap * 2 : 64;
-        struct broker_conn **grown = realloc(broker->write_queue, (size_t)cap * sizeof *grown);
+        struct broker_conn **grown =
+            realloc(broker->write_queue, (size_t)cap * sizeof(struct broker_conn *));
         if (!grown) {
             broker_conn_close(conn, "out of memory");
             return;
@@ -643,7 +644,8 @@ void broker_note_dirty_log(struct broker *broker, struct broker_log *log)
             return;
     if (broker->dirty_log_count == broker->dirty_log_cap) {
         int cap = broker->dirty_log_cap ? broker->dirty_log_cap * 2 : 16;
-        struct broker_log **grown = realloc(broker->dirty_logs, (size_t)cap * sizeof *grown);
+        struct broker_log **grown =
+            realloc(broker->dirty_logs, (size_t)cap * sizeof(struct broker_log *));
         if (!grown)
             return; /* synced at the next interval or shutdown by the full scan */
         broker->dirty_logs = grown;
@@ -666,7 +668,8 @@ int broker_add_fetch_waiter(struct broker *broker, struct broker_conn *conn)
 {
     if (broker->fetch_waiter_count == broker->fetch_waiter_cap) {
         int cap = broker->fetch_waiter_cap ? broker->fetch_waiter_cap * 2 : 16;
-        struct broker_conn **grown = realloc(broker->fetch_waiters, (size_t)cap * sizeof *grown);
+        struct broker_conn **grown =
+            realloc(broker->fetch_waiters, (size_t)cap * sizeof(struct broker_conn *));
         if (!grown)
             return -1;
         broker->fetch_waiters = grown;
@@ -689,10 +692,10 @@ static void broker_check_fetch_waiters(struct broker *broker, int data_arrived)
     int n = broker->fetch_waiter_count;
     if (n == 0)
         return;
-    struct broker_conn **snapshot = malloc((size_t)n * sizeof *snapshot);
+    struct broker_conn **snapshot = malloc((size_t)n * sizeof(struct broker_conn *));
     if (!snapshot)
         return;
-    memcpy(snapshot, broker->fetch_waiters, (size_t)n * sizeof *snapshot);
+    memcpy(snapshot, broker->fetch_waiters, (size_t)n * sizeof(struct broker_conn *));
     for (int i = 0; i < n; i++) {
         struct broker_conn *conn = snapshot[i];
         if (conn->closed || conn->parked != BROKER_PARK_FETCH)
@@ -880,10 +883,12 @@ static void broker_handle_event(struct broker *broker, struct epoll_event *event
         broker_conn_write(conn);
     if (!conn->closed && (event->events & EPOLLIN))
         broker_conn_read(conn);
-    if (!conn->closed && (event->events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) &&
-        !(event->events & EPOLLIN))
-        broker_conn_close(conn, NULL);
-    else if (!conn->closed && (event->events & EPOLLRDHUP) && !conn->reading)
+    /* the peer hung up (or errored) and left nothing to read, or half-closed
+     * while no request is being read */
+    int hung_up =
+        (event->events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) && !(event->events & EPOLLIN);
+    int half_closed = (event->events & EPOLLRDHUP) && !conn->reading;
+    if (!conn->closed && (hung_up || half_closed))
         broker_conn_close(conn, NULL);
 }
 

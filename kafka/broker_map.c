@@ -40,7 +40,7 @@ void *broker_map_get(const struct broker_map *map, const void *key, size_t key_l
 static int broker_map_grow(struct broker_map *map)
 {
     size_t count = map->bucket_count ? map->bucket_count * 2 : 16;
-    struct broker_map_entry **buckets = calloc(count, sizeof *buckets);
+    struct broker_map_entry **buckets = calloc(count, sizeof(struct broker_map_entry *));
     if (!buckets)
         return -1;
     for (size_t i = 0; i < map->bucket_count; i++) {

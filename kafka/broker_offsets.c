@@ -345,7 +345,8 @@ int broker_offsets_delete_topic(struct broker_offsets *offsets, const char *topi
             continue;
         if (doomed.count == doomed.cap) {
             size_t cap = doomed.cap ? doomed.cap * 2 : 16;
-            struct broker_offset_value **grown = realloc(doomed.values, cap * sizeof *grown);
+            struct broker_offset_value **grown =
+                realloc(doomed.values, cap * sizeof(struct broker_offset_value *));
             if (!grown) {
                 free(doomed.values);
                 return tp_err_set(err, TP_ERR_INTERNAL, "delete offsets: out of memory");

@@ -102,14 +102,15 @@ static int broker_topics_insert(struct broker_topics *topics, struct broker_topi
     i = -i - 1;
     if (topics->count == topics->capacity) {
         int capacity = topics->capacity ? topics->capacity * 2 : 16;
-        struct broker_topic **grown = realloc(topics->topics, (size_t)capacity * sizeof *grown);
+        struct broker_topic **grown =
+            realloc(topics->topics, (size_t)capacity * sizeof(struct broker_topic *));
         if (!grown)
             return -1;
         topics->topics = grown;
         topics->capacity = capacity;
     }
     memmove(&topics->topics[i + 1], &topics->topics[i],
-            (size_t)(topics->count - i) * sizeof topics->topics[0]);
+            (size_t)(topics->count - i) * sizeof(struct broker_topic *));
     topics->topics[i] = topic;
     topics->count++;
     return 0;
@@ -143,7 +144,7 @@ static struct broker_topic *broker_topic_load(struct broker_topics *topics, cons
 {
     struct broker_topic *topic = calloc(1, sizeof *topic);
     if (!topic || !(topic->name = strdup(name)) ||
-        !(topic->partitions = calloc((size_t)partitions, sizeof *topic->partitions))) {
+        !(topic->partitions = calloc((size_t)partitions, sizeof(struct broker_log *)))) {
         broker_topic_free(topic);
         tp_err_set(err, TP_ERR_INTERNAL, "open topic %s: out of memory", name);
         return NULL;
@@ -325,7 +326,7 @@ int broker_topics_delete(struct broker_topics *topics, struct broker_topic *topi
                           strerror(errno));
     broker_fs_sync_dir(parent);
     memmove(&topics->topics[i], &topics->topics[i + 1],
-            (size_t)(topics->count - i - 1) * sizeof topics->topics[0]);
+            (size_t)(topics->count - i - 1) * sizeof(struct broker_topic *));
     topics->count--;
     broker_topic_free(topic);
     broker_remove_tree(to);
