@@ -582,6 +582,18 @@ static enum broker_handle_result broker_handle_join_group(struct broker_groups *
             free(pending);
         }
     }
+    if (req->group_instance_id.len >= 0) {
+        /* KIP-345 static membership: a new instance with a known
+         * group.instance.id replaces (fences) the old member at once,
+         * instead of the group waiting out the old one's session. */
+        for (struct broker_member *m = group->members; m; m = m->next) {
+            if (m != member && m->instance_id &&
+                broker_str_is(m->instance_id, req->group_instance_id)) {
+                broker_group_remove_member(groups, group, m, "replaced by a new static instance");
+                break;
+            }
+        }
+    }
     if (!broker_join_protocols_fit(group, req, member)) {
         char id[256];
         snprintf(id, sizeof id, "%.*s", req->member_id.len > 0 ? (int)req->member_id.len : 0,

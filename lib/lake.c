@@ -804,6 +804,8 @@ int lake_flush(lake *l, const char *topic, int32_t partition, int64_t *commit_of
     if (!batch || batch->count == 0)
         return 1;
     *rewind_offset = batch->first_offset;
+    log_debug("flushing %s [%d] offsets %lld-%lld", topic, partition,
+              (long long)batch->first_offset, (long long)batch->next_offset - 1);
     lake_free_keys(batch->last_written, batch->last_written_count);
     batch->last_written = NULL;
     batch->last_written_count = 0;
