@@ -29,7 +29,7 @@ static int duckdb_try_load(struct duckdb_api *api, const char *path, buf *tried)
     buf_append_str(tried, path);
     if (access(path, R_OK) != 0)
         return -1;
-    api->library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    api->library = dlopen(path, RTLD_LAZY | RTLD_LOCAL);
     if (!api->library) {
         const char *why = dlerror();
         buf_printf(tried, " (%s)", why ? why : "dlopen failed");
