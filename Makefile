@@ -124,9 +124,17 @@ bench: all $(HELPER_BIN)
 	TICKPIPE_BIN=$(abspath $(TARGET)) TEST_BUILD=$(abspath $(BUILD)) ./bench/run
 
 PREFIX ?= /usr/local
+# The binary, its man page (man tickpipe), and DuckDB's library where the
+# local SQL engine looks for it (PREFIX/lib/tickpipe, beside PREFIX/bin).
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(TARGET) $(DESTDIR)$(PREFIX)/bin/tickpipe
+	install -m 644 tickpipe.1 $(DESTDIR)$(PREFIX)/share/man/man1/tickpipe.1
+	@if [ -f deps/duckdb/libduckdb.so ]; then \
+	  install -d $(DESTDIR)$(PREFIX)/lib/tickpipe && \
+	  install -m 644 deps/duckdb/libduckdb.so $(DESTDIR)$(PREFIX)/lib/tickpipe/libduckdb.so && \
+	  echo "installed $(PREFIX)/bin/tickpipe, its man page and DuckDB ($(PREFIX)/lib/tickpipe)"; \
+	else echo "installed $(PREFIX)/bin/tickpipe and its man page; no deps/duckdb (run make deps) so local SQL needs TICKPIPE_DUCKDB_LIB"; fi
 
 clean:
 	rm -rf build build-asan build-fuzz $(TARGET)

@@ -179,6 +179,19 @@ static void json_skip_space(struct json_scanner *s)
     }
 }
 
+/* The value of 4 hex digits at p, or -1. */
+static long json_scan_hex4(const char *p, const char *end)
+{
+    long value = 0;
+    for (int i = 0; i < 4; i++) {
+        if (p + i >= end || !isxdigit((unsigned char)p[i]))
+            return -1;
+        char c = p[i];
+        value = value * 16 + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return value;
+}
+
 /* Scans a string starting at the opening quote; on success *content and
  * *content_length span its raw content. */
 static int json_scan_string(struct json_scanner *s, const char **content, size_t *content_length)
@@ -203,14 +216,29 @@ static int json_scan_string(struct json_scanner *s, const char **content, size_t
                 break;
             char e = *s->p;
             if (e == 'u') {
-                for (int i = 1; i <= 4; i++) {
-                    if (s->p + i >= s->end || !isxdigit((unsigned char)s->p[i])) {
-                        s->reason = "bad \\u escape";
-                        return -1;
-                    }
+                long code = json_scan_hex4(s->p + 1, s->end);
+                if (code < 0) {
+                    s->reason = "bad \\u escape";
+                    return -1;
                 }
                 s->p += 4;
-            } else if (!strchr("\"\\/bfnrt", e)) {
+                /* UTF-16 surrogates must pair up: a lone one is no character,
+                 * and readers downstream (Athena's SerDe, DuckDB) reject it */
+                if (code >= 0xDC00 && code <= 0xDFFF) {
+                    s->reason = "lone \\u surrogate";
+                    return -1;
+                }
+                if (code >= 0xD800 && code <= 0xDBFF) {
+                    long low = s->end - s->p > 6 && s->p[1] == '\\' && s->p[2] == 'u'
+                                   ? json_scan_hex4(s->p + 3, s->end)
+                                   : -1;
+                    if (low < 0xDC00 || low > 0xDFFF) {
+                        s->reason = "lone \\u surrogate";
+                        return -1;
+                    }
+                    s->p += 6;
+                }
+            } else if (e == '\0' || !strchr("\"\\/bfnrt", e)) { /* strchr finds the NUL */
                 s->reason = "bad escape in a string";
                 return -1;
             }

@@ -29,7 +29,7 @@ static int duckdb_try_load(struct duckdb_api *api, const char *path, buf *tried)
     buf_append_str(tried, path);
     if (access(path, R_OK) != 0)
         return -1;
-    api->library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    api->library = dlopen(path, RTLD_LAZY | RTLD_LOCAL);
     if (!api->library) {
         const char *why = dlerror();
         buf_printf(tried, " (%s)", why ? why : "dlopen failed");
@@ -98,7 +98,8 @@ int duckdb_api_load(struct duckdb_api *api, const char *explicit_path, tp_err *e
     if (explicit_path && *explicit_path) {
         rc = duckdb_try_load(api, explicit_path, &tried);
     } else {
-        /* next to the binary, then deps/duckdb of the tree it was built in */
+        /* next to the binary, where `make install` puts it (PREFIX/lib/tickpipe),
+         * then deps/duckdb of the tree it was built in */
         char self[PATH_MAX];
         ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
         if (length > 0) {
@@ -106,9 +107,9 @@ int duckdb_api_load(struct duckdb_api *api, const char *explicit_path, tp_err *e
             char *slash = strrchr(self, '/');
             if (slash)
                 *slash = '\0';
-            const char *candidates[] = {"%s/" DUCKDB_LIBRARY_NAME,
-                                        "%s/deps/duckdb/" DUCKDB_LIBRARY_NAME,
-                                        "%s/../deps/duckdb/" DUCKDB_LIBRARY_NAME};
+            const char *candidates[] = {
+                "%s/" DUCKDB_LIBRARY_NAME, "%s/../lib/tickpipe/" DUCKDB_LIBRARY_NAME,
+                "%s/deps/duckdb/" DUCKDB_LIBRARY_NAME, "%s/../deps/duckdb/" DUCKDB_LIBRARY_NAME};
             for (size_t i = 0; rc < 0 && i < sizeof candidates / sizeof *candidates; i++) {
                 buf path = BUF_INIT;
                 buf_printf(&path, candidates[i], self);

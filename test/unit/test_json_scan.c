@@ -48,6 +48,9 @@ static void test_invalid_messages(void)
     CHECK_STR(scan("{\"a\":01}"), "-1:malformed number");
     CHECK_STR(scan("{\"a\":\"x\ty\"}"), "-1:control character inside a string");
     CHECK_STR(scan("{\"a\":\"\\q\"}"), "-1:bad escape in a string");
+    CHECK_STR(scan("{\"a\":\"\\uDDDD\"}"), "-1:lone \\u surrogate");
+    CHECK_STR(scan("{\"a\":\"\\uD83D\"}"), "-1:lone \\u surrogate");
+    CHECK_STR(scan("{\"a\":\"\\uD83D\\uDCC8\",\"date\":\"x\"}"), "1:x@1"); /* a pair */
     CHECK_STR(scan("{\"a\":tru}"), "-1:unexpected character");
     CHECK_STR(scan("{a:1}"), "-1:expected a member name");
     CHECK_STR(scan("{\"a\":\"open"), "-1:unterminated string");
@@ -55,6 +58,13 @@ static void test_invalid_messages(void)
     for (int i = 0; i < 70; i++)
         strcat(deep, "[");
     CHECK_STR(scan(deep), "-1:nested too deeply");
+    /* found by fuzz_json_scan: a backslash before a NUL byte is no escape */
+    const char nul_escape[] = {'{', '"', 'a', '\\', '\0', '"', ':', '1', '}'};
+    const char *v, *why;
+    size_t n;
+    int which, lines;
+    CHECK(json_scan_object(nul_escape, sizeof nul_escape, time_names, &v, &n, &which, &lines,
+                           &why) < 0);
     const char binary[] = {'\x00', '\x9f', '{', 0};
     const char *value, *reason;
     size_t length;
