@@ -51,6 +51,7 @@ struct kafka_consumer {
     size_t batch_capacity;
     int queue_was_full;
     int64_t last_nudge_ms;
+    int64_t reset_offset; /* where a partition without a commit starts */
 };
 
 static struct kafka_partition_state *kafka_consumer_find(const kafka_consumer *consumer,
@@ -70,6 +71,26 @@ static void kafka_consumer_forget_partitions(kafka_consumer *consumer)
     free(consumer->partitions);
     consumer->partitions = NULL;
     consumer->partition_count = 0;
+}
+
+/* Where an assigned partition starts: exactly where the callback recovered
+ * from. Without a commit, the log's start (or end) is asked for here:
+ * left to librdkafka, such a partition waits out a 100 ms offset-query
+ * backoff (500 ms when its leader is not yet known) before its first
+ * fetch. */
+static int64_t kafka_consumer_start_offset(kafka_consumer *consumer, const char *topic,
+                                           int32_t partition, int64_t committed)
+{
+    if (committed >= 0)
+        return committed;
+    if (consumer->reset_offset == RD_KAFKA_OFFSET_INVALID)
+        return RD_KAFKA_OFFSET_INVALID; /* librdkafka applies auto.offset.reset */
+    int64_t low, high;
+    int timeout_ms = consumer->timeout_ms < 5000 ? (int)consumer->timeout_ms : 5000;
+    if (rd_kafka_query_watermark_offsets(consumer->handle, topic, partition, &low, &high,
+                                         timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return consumer->reset_offset;
+    return consumer->reset_offset == RD_KAFKA_OFFSET_BEGINNING ? low : high;
 }
 
 static void kafka_consumer_assign(kafka_consumer *consumer, rd_kafka_t *handle,
@@ -101,6 +122,7 @@ static void kafka_consumer_assign(kafka_consumer *consumer, rd_kafka_t *handle,
         struct kafka_partition_state *state = &consumer->partitions[consumer->partition_count++];
         state->topic = strdup(p->topic);
         state->partition = p->partition;
+        p->offset = kafka_consumer_start_offset(consumer, p->topic, p->partition, committed);
     }
     rd_kafka_assign(handle, consumer->callback_failed ? NULL : list);
 }
@@ -129,6 +151,22 @@ static void kafka_consumer_on_error(rd_kafka_t *handle, int code, const char *re
     kafka_consumer *consumer = opaque;
     snprintf(consumer->last_error, sizeof consumer->last_error, "%s", reason);
     log_debug("Kafka: %s (%s)", reason, rd_kafka_err2name((rd_kafka_resp_err_t)code));
+}
+
+/* The logical offset auto.offset.reset names (RD_KAFKA_OFFSET_INVALID
+ * for "error" or unknown: librdkafka then applies the policy itself). */
+static int64_t kafka_consumer_reset_offset(kafka_conf *conf)
+{
+    char value[32];
+    size_t size = sizeof value;
+    if (rd_kafka_conf_get(conf, "auto.offset.reset", value, &size) != RD_KAFKA_CONF_OK)
+        return RD_KAFKA_OFFSET_INVALID;
+    if (strcmp(value, "smallest") == 0 || strcmp(value, "earliest") == 0 ||
+        strcmp(value, "beginning") == 0)
+        return RD_KAFKA_OFFSET_BEGINNING;
+    if (strcmp(value, "largest") == 0 || strcmp(value, "latest") == 0 || strcmp(value, "end") == 0)
+        return RD_KAFKA_OFFSET_END;
+    return RD_KAFKA_OFFSET_INVALID;
 }
 
 kafka_consumer *kafka_consumer_new(const struct kafka_consumer_options *options, tp_err *err)
@@ -167,6 +205,7 @@ kafka_consumer *kafka_consumer_new(const struct kafka_consumer_options *options,
         free(consumer);
         return NULL;
     }
+    consumer->reset_offset = kafka_consumer_reset_offset(conf);
     rd_kafka_conf_set_opaque(conf, consumer);
     rd_kafka_conf_set_rebalance_cb(conf, kafka_consumer_on_rebalance);
     rd_kafka_conf_set_error_cb(conf, kafka_consumer_on_error);

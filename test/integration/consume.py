@@ -429,6 +429,17 @@ def test_group_takeover(bootstrap, tmp):
             (b.returncode, sum((want - got).values()), sum((got - want).values())))
 
 
+def test_offset_reset(bootstrap, tmp):
+    """A group without commits starts where auto.offset.reset says: the
+    beginning by default, the end with -X auto.offset.reset=latest."""
+    lake = os.path.join(tmp, "latest")
+    r = consume(bootstrap, "--topic", "stocks", "--lake", lake, "--exit-at-end", "--group", "latest",
+                "-X", "auto.offset.reset=latest", *FAST_GROUP)
+    h.check("-X auto.offset.reset=latest: a new group starts at the end (nothing old is written)",
+            r.returncode == 0 and " 0 records," in r.stderr and not data_lines(h.lake_lines(lake), "stocks"),
+            r.stderr[-300:])
+
+
 def test_static_member_replaced(bootstrap, tmp):
     """A consumer restarted with the same group.instance.id replaces the
     SIGKILLed instance at once (KIP-345), instead of waiting out its session
@@ -512,6 +523,7 @@ def body():
         crash = CrashTest(bootstrap, tmp)  # runs in the background meanwhile
         test_basic(bootstrap, tmp)
         test_static_member_replaced(bootstrap, tmp)
+        test_offset_reset(bootstrap, tmp)
         test_stats_json(bootstrap, tmp)
         test_layouts(bootstrap, tmp)
         test_bad_messages(bootstrap, tmp)
