@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,8 +166,17 @@ struct json_scanner {
 
 #define JSON_MAX_DEPTH 64
 
-static void json_skip_space(struct json_scanner *s)
+/* The scanner's hot loops test bytes with these, not with <ctype.h>
+ * (locale lookups) or strchr. */
+static inline int json_is_digit(unsigned char c)
 {
+    return (unsigned)(c - '0') < 10;
+}
+
+static inline void json_skip_space(struct json_scanner *s)
+{
+    if (s->p < s->end && (unsigned char)*s->p > ' ')
+        return; /* the common case: no space at all */
     while (s->p < s->end) {
         char c = *s->p;
         if (c == ' ' || c == '\t')
@@ -192,13 +202,85 @@ static long json_scan_hex4(const char *p, const char *end)
     return value;
 }
 
+/* Checks the escape whose backslash s->p points at and leaves s->p on its
+ * last byte. Returns 0 or -1 (s->reason set). */
+static int json_scan_escape(struct json_scanner *s)
+{
+    s->p++;
+    if (s->p >= s->end) {
+        s->reason = "unterminated string";
+        return -1;
+    }
+    char e = *s->p;
+    if (e == 'u') {
+        long code = json_scan_hex4(s->p + 1, s->end);
+        if (code < 0) {
+            s->reason = "bad \\u escape";
+            return -1;
+        }
+        s->p += 4;
+        /* UTF-16 surrogates must pair up: a lone one is no character,
+         * and readers downstream (Athena's SerDe, DuckDB) reject it */
+        if (code >= 0xDC00 && code <= 0xDFFF) {
+            s->reason = "lone \\u surrogate";
+            return -1;
+        }
+        if (code >= 0xD800 && code <= 0xDBFF) {
+            long low = s->end - s->p > 6 && s->p[1] == '\\' && s->p[2] == 'u'
+                           ? json_scan_hex4(s->p + 3, s->end)
+                           : -1;
+            if (low < 0xDC00 || low > 0xDFFF) {
+                s->reason = "lone \\u surrogate";
+                return -1;
+            }
+            s->p += 6;
+        }
+    } else if (e == '\0' || !strchr("\"\\/bfnrt", e)) { /* strchr finds the NUL */
+        s->reason = "bad escape in a string";
+        return -1;
+    }
+    return 0;
+}
+
+/* The high bit of each of the 8 bytes in v that is '"', '\\' or below
+ * 0x20 (the bytes that end a run of plain string content), all tested at
+ * once: a byte is zero in x exactly when (x - 0x01..) & ~x has its high
+ * bit set. Higher bytes may be flagged spuriously after a flagged one
+ * (borrows), never the lowest: it is the first special byte. */
+static inline uint64_t json_word_specials(uint64_t v)
+{
+    const uint64_t ones = 0x0101010101010101ull;
+    uint64_t quote = v ^ (ones * '"');
+    uint64_t backslash = v ^ (ones * '\\');
+    uint64_t found =
+        ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | ((v - ones * 0x20) & ~v);
+    return found & (ones * 0x80);
+}
+
 /* Scans a string starting at the opening quote; on success *content and
- * *content_length span its raw content. */
+ * *content_length span its raw content. Plain bytes are skipped 8 at a
+ * time, straight to the first special one. */
 static int json_scan_string(struct json_scanner *s, const char **content, size_t *content_length)
 {
-    s->p++; /* opening quote */
-    const char *start = s->p;
-    while (s->p < s->end) {
+    const char *start = ++s->p; /* after the opening quote */
+    for (;;) {
+        while (s->end - s->p >= 8) {
+            uint64_t word;
+            memcpy(&word, s->p, sizeof word);
+            uint64_t specials = json_word_specials(word);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            if (specials) {
+                s->p += __builtin_ctzll(specials) >> 3; /* the first byte in memory */
+                break;
+            }
+#else
+            if (specials)
+                break;
+#endif
+            s->p += 8;
+        }
+        if (s->p >= s->end)
+            break;
         unsigned char c = (unsigned char)*s->p;
         if (c == '"') {
             *content = start;
@@ -210,55 +292,60 @@ static int json_scan_string(struct json_scanner *s, const char **content, size_t
             s->reason = "control character inside a string";
             return -1;
         }
-        if (c == '\\') {
-            s->p++;
-            if (s->p >= s->end)
-                break;
-            char e = *s->p;
-            if (e == 'u') {
-                long code = json_scan_hex4(s->p + 1, s->end);
-                if (code < 0) {
-                    s->reason = "bad \\u escape";
-                    return -1;
-                }
-                s->p += 4;
-                /* UTF-16 surrogates must pair up: a lone one is no character,
-                 * and readers downstream (Athena's SerDe, DuckDB) reject it */
-                if (code >= 0xDC00 && code <= 0xDFFF) {
-                    s->reason = "lone \\u surrogate";
-                    return -1;
-                }
-                if (code >= 0xD800 && code <= 0xDBFF) {
-                    long low = s->end - s->p > 6 && s->p[1] == '\\' && s->p[2] == 'u'
-                                   ? json_scan_hex4(s->p + 3, s->end)
-                                   : -1;
-                    if (low < 0xDC00 || low > 0xDFFF) {
-                        s->reason = "lone \\u surrogate";
-                        return -1;
-                    }
-                    s->p += 6;
-                }
-            } else if (e == '\0' || !strchr("\"\\/bfnrt", e)) { /* strchr finds the NUL */
-                s->reason = "bad escape in a string";
-                return -1;
-            }
-        }
+        if (c == '\\' && json_scan_escape(s) < 0)
+            return -1;
         s->p++;
     }
     s->reason = "unterminated string";
     return -1;
 }
 
+/* A number (RFC 8259 grammar), parsed in one pass: the token ends at the
+ * first byte that cannot continue it, and a byte that could continue a
+ * number but not this one (01, 1.2.3, 1e) makes it malformed. */
 static int json_scan_number(struct json_scanner *s)
 {
-    const char *start = s->p;
-    while (s->p < s->end && (isdigit((unsigned char)*s->p) || strchr("+-.eE", *s->p)))
-        s->p++;
-    if (!json_is_number(start, (size_t)(s->p - start))) {
-        s->reason = "malformed number";
-        return -1;
+    const char *p = s->p, *end = s->end;
+    if (*p == '-')
+        p++;
+    if (p < end && *p == '0') {
+        p++;
+    } else if (p < end && *p >= '1' && *p <= '9') {
+        while (++p < end && json_is_digit((unsigned char)*p))
+            ;
+    } else {
+        goto malformed;
     }
+    if (p < end && *p == '.') {
+        const char *digits = ++p;
+        while (p < end && json_is_digit((unsigned char)*p))
+            p++;
+        if (p == digits)
+            goto malformed;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        if (++p < end && (*p == '+' || *p == '-'))
+            p++;
+        const char *digits = p;
+        while (p < end && json_is_digit((unsigned char)*p))
+            p++;
+        if (p == digits)
+            goto malformed;
+    }
+    if (p < end && (json_is_digit((unsigned char)*p) || *p == '.' || *p == 'e' || *p == 'E' ||
+                    *p == '+' || *p == '-'))
+        goto malformed;
+    s->p = p;
     return 0;
+malformed:
+    s->reason = "malformed number";
+    return -1;
+}
+
+/* 1 when the key (raw, length bytes) is exactly name. */
+static inline int json_key_is(const char *name, const char *key, size_t length)
+{
+    return length && name[0] == key[0] && strncmp(name, key, length) == 0 && name[length] == '\0';
 }
 
 static int json_scan_value(struct json_scanner *s, int depth);
@@ -313,9 +400,9 @@ static int json_scan_container(struct json_scanner *s, int depth, const char *co
         if (json_scan_value(s, depth) < 0)
             return -1;
         if (names && key && s->p > token &&
-            (*token == '"' || *token == '-' || isdigit((unsigned char)*token))) {
+            (*token == '"' || *token == '-' || json_is_digit((unsigned char)*token))) {
             for (int i = 0; names[i] && (*matched < 0 || i < *matched); i++) {
-                if (strlen(names[i]) == key_length && memcmp(names[i], key, key_length) == 0) {
+                if (json_key_is(names[i], key, key_length)) {
                     int quoted = *token == '"';
                     *value = token + quoted;
                     *value_length = (size_t)(s->p - token) - 2 * (size_t)quoted;
@@ -360,7 +447,7 @@ static int json_scan_value(struct json_scanner *s, int depth)
     case 'n':
         return json_scan_literal(s, "null");
     default:
-        if (*s->p == '-' || isdigit((unsigned char)*s->p))
+        if (*s->p == '-' || json_is_digit((unsigned char)*s->p))
             return json_scan_number(s);
         s->reason = "unexpected character";
         return -1;

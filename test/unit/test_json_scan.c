@@ -73,6 +73,43 @@ static void test_invalid_messages(void)
           0);
 }
 
+/* The one-pass number grammar and the 8-bytes-at-a-time string scan. */
+static void test_fast_paths(void)
+{
+    CHECK_STR(scan("{\"date\":-0.5E+3}"), "1:-0.5E+3@1");
+    CHECK_STR(scan("{\"date\":10,\"n\":1e5}"), "1:10@1");
+    const char *malformed[] = {"-", "1.", "1e", "1e+", "-01", "1.2.3", "1-", ".5", "+1", "1..2"};
+    for (size_t i = 0; i < sizeof malformed / sizeof *malformed; i++) {
+        char text[64];
+        snprintf(text, sizeof text, "{\"a\":%s}", malformed[i]);
+        const char *got = scan(text);
+        CHECK(strcmp(got, "-1:malformed number") == 0 ||
+              strcmp(got, "-1:unexpected character") == 0);
+    }
+    CHECK_STR(scan("{\"a\":0x1}"), "-1:expected ',' or '}'");
+    /* a special byte at every position of a long string, and at word ends */
+    for (int at = 0; at < 20; at++) {
+        char text[96], content[40];
+        memset(content, 'x', sizeof content);
+        content[20] = '\0';
+        content[at] = '\t';
+        snprintf(text, sizeof text, "{\"date\":\"%s\"}", content);
+        CHECK_STR(scan(text), "-1:control character inside a string");
+        content[at] = '"';
+        snprintf(text, sizeof text, "{\"date\":\"%s\"}", content);
+        CHECK(strncmp(scan(text), "-1:", 3) == 0);
+        content[at] = 'x';
+        snprintf(text, sizeof text, "{\"date\":\"%.*s\\n%s\"}", at, content, content + at);
+        char want[64];
+        snprintf(want, sizeof want, "1:%.*s\\n%s@1", at, content, content + at);
+        CHECK_STR(scan(text), want);
+    }
+    CHECK_STR(scan("{\"date\":\"0123456789abcdef\u00e9 \u00ff\"}"),
+              "1:0123456789abcdef\u00e9 \u00ff@1");
+    CHECK_STR(scan("{\"date\":\"0123456789abcde\\"), "-1:unterminated string");
+    CHECK_STR(scan("{\"dat\":\"x\",\"dates\":\"y\",\"\":\"z\"}"), "0"); /* near-miss names */
+}
+
 static void test_minify(void)
 {
     buf out = BUF_INIT;
@@ -86,6 +123,7 @@ int main(void)
 {
     RUN(test_valid_objects);
     RUN(test_invalid_messages);
+    RUN(test_fast_paths);
     RUN(test_minify);
     CHECK_EXIT();
 }
