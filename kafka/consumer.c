@@ -7,6 +7,7 @@
 #include "kafka/consumer.h"
 
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,14 +27,23 @@ struct kafka_partition_state {
  * up: after up to a second (a hard-coded block time) unless a request
  * wakes it sooner. A consumer slower than its fetcher (all of them, on a
  * local broker) then idles most of that second after draining the queue:
- * measured 4.7 s instead of 2.3 s for 1M ticks. So when the queue has
- * been near the limit and is drained below a quarter of it, we nudge the
- * leaders with a watermark query, which wakes the broker thread, which
- * re-evaluates and fetches at once. At most one nudge per 50 ms. */
-#define KAFKA_QUEUE_MESSAGES "50000"
-#define KAFKA_QUEUE_HIGH     40000
-#define KAFKA_QUEUE_LOW      12500
-#define KAFKA_NUDGE_EVERY_MS 50
+ * measured 4.7 s instead of 2.3 s for 1M ticks. So once the queue has
+ * reached the limit and is drained below it again, a small "nudger"
+ * thread asks the partitions' leaders for offsets (ListOffsets), which
+ * wakes their broker threads, which re-evaluate and fetch at once. The
+ * question is asked on that thread, not in the poll loop: the answer may
+ * wait behind a fetch response being parsed. */
+#define KAFKA_QUEUE_MIN_MESSAGES "50000"
+
+struct kafka_nudger {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    int started;
+    int stop;
+    int requested;
+    rd_kafka_topic_partition_list_t *partitions; /* whose leaders to wake */
+};
 
 struct kafka_consumer {
     rd_kafka_t *handle;
@@ -50,7 +60,8 @@ struct kafka_consumer {
     size_t batch_count;
     size_t batch_capacity;
     int queue_was_full;
-    int64_t last_nudge_ms;
+    size_t queue_nudge_below; /* 90% of queued.min.messages */
+    struct kafka_nudger nudger;
     int64_t reset_offset; /* where a partition without a commit starts */
 };
 
@@ -71,6 +82,77 @@ static void kafka_consumer_forget_partitions(kafka_consumer *consumer)
     free(consumer->partitions);
     consumer->partitions = NULL;
     consumer->partition_count = 0;
+}
+
+static void *kafka_nudger_main(void *context)
+{
+    kafka_consumer *consumer = context;
+    struct kafka_nudger *nudger = &consumer->nudger;
+    pthread_mutex_lock(&nudger->lock);
+    for (;;) {
+        while (!nudger->requested && !nudger->stop)
+            pthread_cond_wait(&nudger->wake, &nudger->lock);
+        if (nudger->stop)
+            break;
+        nudger->requested = 0;
+        rd_kafka_topic_partition_list_t *partitions =
+            nudger->partitions ? rd_kafka_topic_partition_list_copy(nudger->partitions) : NULL;
+        pthread_mutex_unlock(&nudger->lock);
+        if (partitions) {
+            /* one ListOffsets request per leader; the answer is not used */
+            for (int i = 0; i < partitions->cnt; i++)
+                partitions->elems[i].offset = -1; /* "latest" */
+            rd_kafka_offsets_for_times(consumer->handle, partitions, 1000);
+            rd_kafka_topic_partition_list_destroy(partitions);
+        }
+        pthread_mutex_lock(&nudger->lock);
+    }
+    pthread_mutex_unlock(&nudger->lock);
+    return NULL;
+}
+
+/* Tells the nudger which partitions are assigned (NULL: none). */
+static void kafka_nudger_set_partitions(kafka_consumer *consumer,
+                                        const rd_kafka_topic_partition_list_t *list)
+{
+    struct kafka_nudger *nudger = &consumer->nudger;
+    if (!nudger->started)
+        return;
+    pthread_mutex_lock(&nudger->lock);
+    if (nudger->partitions)
+        rd_kafka_topic_partition_list_destroy(nudger->partitions);
+    nudger->partitions = list && list->cnt ? rd_kafka_topic_partition_list_copy(list) : NULL;
+    pthread_mutex_unlock(&nudger->lock);
+}
+
+static void kafka_nudger_start(kafka_consumer *consumer)
+{
+    struct kafka_nudger *nudger = &consumer->nudger;
+    pthread_mutex_init(&nudger->lock, NULL);
+    pthread_cond_init(&nudger->wake, NULL);
+    nudger->started = pthread_create(&nudger->thread, NULL, kafka_nudger_main, consumer) == 0;
+    if (!nudger->started) {
+        pthread_mutex_destroy(&nudger->lock);
+        pthread_cond_destroy(&nudger->wake);
+        log_warn("cannot start the fetch nudger thread: consumption may stall after a full queue");
+    }
+}
+
+static void kafka_nudger_stop(kafka_consumer *consumer)
+{
+    struct kafka_nudger *nudger = &consumer->nudger;
+    if (!nudger->started)
+        return;
+    pthread_mutex_lock(&nudger->lock);
+    nudger->stop = 1;
+    pthread_cond_signal(&nudger->wake);
+    pthread_mutex_unlock(&nudger->lock);
+    pthread_join(nudger->thread, NULL);
+    if (nudger->partitions)
+        rd_kafka_topic_partition_list_destroy(nudger->partitions);
+    pthread_mutex_destroy(&nudger->lock);
+    pthread_cond_destroy(&nudger->wake);
+    nudger->started = 0;
 }
 
 /* Where an assigned partition starts: exactly where the callback recovered
@@ -125,6 +207,7 @@ static void kafka_consumer_assign(kafka_consumer *consumer, rd_kafka_t *handle,
         p->offset = kafka_consumer_start_offset(consumer, p->topic, p->partition, committed);
     }
     rd_kafka_assign(handle, consumer->callback_failed ? NULL : list);
+    kafka_nudger_set_partitions(consumer, consumer->callback_failed ? NULL : list);
 }
 
 static void kafka_consumer_on_rebalance(rd_kafka_t *handle, rd_kafka_resp_err_t reason,
@@ -143,6 +226,7 @@ static void kafka_consumer_on_rebalance(rd_kafka_t *handle, rd_kafka_resp_err_t 
     }
     kafka_consumer_forget_partitions(consumer);
     rd_kafka_assign(handle, NULL);
+    kafka_nudger_set_partitions(consumer, NULL);
 }
 
 static void kafka_consumer_on_error(rd_kafka_t *handle, int code, const char *reason, void *opaque)
@@ -193,7 +277,7 @@ kafka_consumer *kafka_consumer_new(const struct kafka_consumer_options *options,
         {"auto.offset.reset", "earliest"},
         {"enable.partition.eof", "true"},
         {"partition.assignment.strategy", "range,roundrobin"},
-        {"queued.min.messages", KAFKA_QUEUE_MESSAGES},
+        {"queued.min.messages", KAFKA_QUEUE_MIN_MESSAGES},
         {"queued.max.messages.kbytes", "65536"},
         {"fetch.wait.max.ms", "25"},
         {"socket.connection.setup.timeout.ms", timeout},
@@ -206,6 +290,13 @@ kafka_consumer *kafka_consumer_new(const struct kafka_consumer_options *options,
         return NULL;
     }
     consumer->reset_offset = kafka_consumer_reset_offset(conf);
+    char queued_min[32];
+    size_t size = sizeof queued_min;
+    long long limit =
+        rd_kafka_conf_get(conf, "queued.min.messages", queued_min, &size) == RD_KAFKA_CONF_OK
+            ? atoll(queued_min)
+            : 0;
+    consumer->queue_nudge_below = limit > 0 ? (size_t)limit * 9 / 10 : 45000;
     rd_kafka_conf_set_opaque(conf, consumer);
     rd_kafka_conf_set_rebalance_cb(conf, kafka_consumer_on_rebalance);
     rd_kafka_conf_set_error_cb(conf, kafka_consumer_on_error);
@@ -232,6 +323,7 @@ kafka_consumer *kafka_consumer_new(const struct kafka_consumer_options *options,
     }
     rd_kafka_metadata_destroy(metadata);
     rd_kafka_poll_set_consumer(consumer->handle);
+    kafka_nudger_start(consumer);
     consumer->queue = rd_kafka_queue_get_consumer(consumer->handle);
     rd_kafka_topic_partition_list_t *topics =
         rd_kafka_topic_partition_list_new(options->topic_count);
@@ -247,23 +339,25 @@ kafka_consumer *kafka_consumer_new(const struct kafka_consumer_options *options,
     return consumer;
 }
 
+/* After each poll: once the queue may have been full (the fetchers may
+ * have stopped), asks the nudger to wake them as soon as it is below the
+ * limit again. The queue is seen between polls only, so "may have been
+ * full" starts at 90% of the limit; a needless nudge costs one small
+ * request. */
 static void kafka_consumer_nudge_fetcher(kafka_consumer *consumer)
 {
     size_t queued = rd_kafka_queue_length(consumer->queue);
-    if (queued >= KAFKA_QUEUE_HIGH) {
+    if (queued >= consumer->queue_nudge_below) {
         consumer->queue_was_full = 1;
         return;
     }
-    int64_t now = clock_monotonic_ms();
-    if (!consumer->queue_was_full || queued > KAFKA_QUEUE_LOW ||
-        now - consumer->last_nudge_ms < KAFKA_NUDGE_EVERY_MS || consumer->partition_count == 0)
+    if (!consumer->queue_was_full || !consumer->nudger.started)
         return;
     consumer->queue_was_full = 0;
-    consumer->last_nudge_ms = now;
-    int64_t low, high;
-    for (size_t i = 0; i < consumer->partition_count; i++)
-        rd_kafka_query_watermark_offsets(consumer->handle, consumer->partitions[i].topic,
-                                         consumer->partitions[i].partition, &low, &high, 100);
+    pthread_mutex_lock(&consumer->nudger.lock);
+    consumer->nudger.requested = 1;
+    pthread_cond_signal(&consumer->nudger.wake);
+    pthread_mutex_unlock(&consumer->nudger.lock);
 }
 
 static void kafka_consumer_release_batch(kafka_consumer *consumer)
@@ -409,6 +503,7 @@ void kafka_consumer_free(kafka_consumer *consumer)
 {
     if (!consumer)
         return;
+    kafka_nudger_stop(consumer);
     kafka_consumer_release_batch(consumer);
     free(consumer->batch);
     if (consumer->queue)
