@@ -367,6 +367,23 @@ static void kafka_consumer_release_batch(kafka_consumer *consumer)
     consumer->batch_count = 0;
 }
 
+/* Takes what the queue holds, up to max, into consumer->batch; when it is
+ * empty, waits up to timeout_ms for the first message only: a batch read
+ * with a timeout waits for max messages, which at the end of a topic (or
+ * on a slow one) is a wait of the whole timeout for nothing. */
+static ssize_t kafka_consumer_take(kafka_consumer *consumer, int max, int timeout_ms)
+{
+    ssize_t n = rd_kafka_consume_batch_queue(consumer->queue, 0, consumer->batch, (size_t)max);
+    if (n != 0 || timeout_ms <= 0)
+        return n;
+    rd_kafka_message_t *first = rd_kafka_consume_queue(consumer->queue, timeout_ms);
+    if (!first)
+        return 0;
+    consumer->batch[0] = first;
+    n = rd_kafka_consume_batch_queue(consumer->queue, 0, consumer->batch + 1, (size_t)max - 1);
+    return n < 0 ? 1 : n + 1;
+}
+
 int kafka_consumer_poll(kafka_consumer *consumer, struct kafka_message *messages, int max,
                         int timeout_ms, tp_err *err)
 {
@@ -379,8 +396,7 @@ int kafka_consumer_poll(kafka_consumer *consumer, struct kafka_message *messages
         consumer->batch = batch;
         consumer->batch_capacity = (size_t)max;
     }
-    ssize_t n =
-        rd_kafka_consume_batch_queue(consumer->queue, timeout_ms, consumer->batch, (size_t)max);
+    ssize_t n = kafka_consumer_take(consumer, max, timeout_ms);
     if (consumer->callback_failed) {
         if (n > 0)
             consumer->batch_count = (size_t)n;
