@@ -24,11 +24,21 @@
 #define LAKE_CHUNK_BYTES   (128 * 1024)
 #define LAKE_PENDING_LIMIT (8 * 1024 * 1024)
 
+/* Where an object's bytes go: its store writer, and whether a write to it
+ * failed (on the compression thread: the failure belongs to this object,
+ * so only its own batch's flush fails). Heap-allocated so that queued
+ * compression jobs can point at it while the batch's arrays move. */
+struct lake_sink {
+    store_writer *writer;
+    int failed;
+    tp_err err;
+};
+
 struct lake_object {
     char *key;
-    char *lookup; /* partition path (+ CSV columns), or "\x01<path>" for error objects */
-    store_writer *writer;
-    buf pending; /* uncompressed bytes not yet handed to the writer */
+    char *lookup;           /* partition path (+ CSV columns), or "\x01<path>" for error objects */
+    struct lake_sink *sink; /* NULL until the first bytes are written */
+    buf pending;            /* uncompressed bytes not yet handed to the writer */
     long long records;
 };
 
@@ -60,7 +70,7 @@ struct lake_batch {
 
 struct lake_job {
     store *store;
-    store_writer *writer;
+    struct lake_sink *sink;
     buf data;
     struct lake_job *next;
 };
@@ -73,8 +83,6 @@ struct lake_worker {
     int queued;
     int busy;
     int stop;
-    int failed;
-    tp_err err;
     long long bytes_out;
     gzip_compressor *gzip;
     buf compressed;
@@ -125,7 +133,7 @@ static void *lake_worker_main(void *context)
             worker->tail = NULL;
         worker->queued--;
         worker->busy = 1;
-        int skip = worker->failed;
+        int skip = job->sink->failed; /* its object is lost anyway */
         pthread_mutex_unlock(&worker->lock);
         tp_err err = {TP_ERR_NONE, {0}};
         int rc = 0;
@@ -134,16 +142,17 @@ static void *lake_worker_main(void *context)
             rc = gzip_compress_member(worker->gzip, job->data.data, job->data.len,
                                       &worker->compressed, &err);
             if (rc == 0)
-                rc = job->store->ops->writer_write(job->writer, worker->compressed.data,
+                rc = job->store->ops->writer_write(job->sink->writer, worker->compressed.data,
                                                    worker->compressed.len, &err);
         }
+        struct lake_sink *sink = job->sink;
         buf_free(&job->data);
         free(job);
         pthread_mutex_lock(&worker->lock);
-        if (rc < 0 && !worker->failed) {
-            worker->failed = 1;
-            worker->err = err;
-        } else if (rc == 0 && !skip) {
+        if (rc < 0) {
+            sink->failed = 1;
+            sink->err = err;
+        } else if (!skip) {
             worker->bytes_out += (long long)worker->compressed.len;
         }
         worker->busy = 0;
@@ -176,22 +185,23 @@ static struct lake_worker *lake_worker_start(int level, tp_err *err)
 }
 
 /* Hands data (its buffer is taken over, data is left empty) to the worker;
- * waits while the queue is full. Returns -1 when an earlier job failed. */
-static int lake_worker_submit(struct lake_worker *worker, store *s, store_writer *writer, buf *data,
-                              tp_err *err)
+ * waits while the queue is full. Returns -1 when an earlier write to the
+ * same object failed. */
+static int lake_worker_submit(struct lake_worker *worker, store *s, struct lake_sink *sink,
+                              buf *data, tp_err *err)
 {
     struct lake_job *job = calloc(1, sizeof *job);
     if (!job)
         return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
     job->store = s;
-    job->writer = writer;
+    job->sink = sink;
     job->data = *data;
     memset(data, 0, sizeof *data);
     pthread_mutex_lock(&worker->lock);
-    while (worker->queued >= LAKE_WORKER_QUEUE && !worker->failed)
+    while (worker->queued >= LAKE_WORKER_QUEUE && !sink->failed)
         pthread_cond_wait(&worker->changed, &worker->lock);
-    if (worker->failed) {
-        *err = worker->err;
+    if (sink->failed) {
+        *err = sink->err;
         pthread_mutex_unlock(&worker->lock);
         buf_free(&job->data);
         free(job);
@@ -208,23 +218,18 @@ static int lake_worker_submit(struct lake_worker *worker, store *s, store_writer
     return 0;
 }
 
-/* Waits until every submitted job is done. Returns -1 (and forgets the
- * failure) when one failed: the objects of the batch are incomplete. */
-static int lake_worker_wait(struct lake_worker *worker, long long *bytes_out, tp_err *err)
+/* Waits until every submitted job is done (failures are recorded in the
+ * objects' sinks). */
+static void lake_worker_wait(struct lake_worker *worker, long long *bytes_out)
 {
     if (!worker)
-        return 0;
+        return;
     pthread_mutex_lock(&worker->lock);
     while (worker->queued || worker->busy)
         pthread_cond_wait(&worker->changed, &worker->lock);
-    int failed = worker->failed;
-    if (failed && err)
-        *err = worker->err;
-    worker->failed = 0;
     *bytes_out += worker->bytes_out;
     worker->bytes_out = 0;
     pthread_mutex_unlock(&worker->lock);
-    return failed ? -1 : 0;
 }
 
 static void lake_worker_free(struct lake_worker *worker)
@@ -272,8 +277,9 @@ static void lake_free_keys(char **keys, size_t count)
 static void lake_object_drop(lake *l, struct lake_object *object)
 {
     l->pending_bytes -= object->pending.len;
-    if (object->writer)
-        l->options.store->ops->writer_abort(object->writer);
+    if (object->sink && object->sink->writer)
+        l->options.store->ops->writer_abort(object->sink->writer);
+    free(object->sink);
     free(object->key);
     free(object->lookup);
     buf_free(&object->pending);
@@ -282,7 +288,7 @@ static void lake_object_drop(lake *l, struct lake_object *object)
 
 static void lake_batch_reset(lake *l, struct lake_batch *batch)
 {
-    lake_worker_wait(l->worker, &l->stats.bytes_out, NULL); /* writers are ours again */
+    lake_worker_wait(l->worker, &l->stats.bytes_out); /* writers are ours again */
     for (size_t i = 0; i < batch->count; i++)
         lake_object_drop(l, &batch->objects[i]);
     batch->count = 0;
@@ -535,14 +541,28 @@ static int lake_object_drain(lake *l, struct lake_object *object, tp_err *err)
     if (object->pending.len == 0)
         return 0;
     store *s = l->options.store;
-    if (!object->writer &&
-        !(object->writer = s->ops->writer_open(s, object->key, STORE_PUT_REPLACE, err)))
-        return -1;
+    if (!object->sink) {
+        if (!(object->sink = calloc(1, sizeof *object->sink)))
+            return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+        if (!(object->sink->writer = s->ops->writer_open(s, object->key, STORE_PUT_REPLACE, err))) {
+            free(object->sink);
+            object->sink = NULL;
+            return -1;
+        }
+    }
     l->pending_bytes -= object->pending.len;
     if (l->worker)
-        return lake_worker_submit(l->worker, s, object->writer, &object->pending, err);
-    if (s->ops->writer_write(object->writer, object->pending.data, object->pending.len, err) < 0)
+        return lake_worker_submit(l->worker, s, object->sink, &object->pending, err);
+    if (object->sink->failed) {
+        *err = object->sink->err;
         return -1;
+    }
+    if (s->ops->writer_write(object->sink->writer, object->pending.data, object->pending.len, err) <
+        0) {
+        object->sink->failed = 1;
+        object->sink->err = *err;
+        return -1;
+    }
     l->stats.bytes_out += (long long)object->pending.len;
     if (object->pending.cap > 2 * LAKE_CHUNK_BYTES)
         buf_free(&object->pending); /* a rare big message: give the memory back */
@@ -820,14 +840,21 @@ int lake_flush(lake *l, const char *topic, int32_t partition, int64_t *commit_of
     for (size_t i = 0; i < batch->count; i++)
         if (lake_object_drain(l, &batch->objects[i], err) < 0)
             goto failed;
-    if (lake_worker_wait(l->worker, &l->stats.bytes_out, err) < 0)
-        goto failed;
+    lake_worker_wait(l->worker, &l->stats.bytes_out);
+    for (size_t i = 0; i < batch->count; i++) {
+        if (batch->objects[i].sink && batch->objects[i].sink->failed) {
+            *err = batch->objects[i].sink->err;
+            goto failed;
+        }
+    }
     for (size_t i = 0; i < batch->count; i++) {
         struct lake_object *object = &batch->objects[i];
         if (lake_add_key(&batch->leftovers, &batch->leftover_count, object->key) < 0)
             goto failed;
-        store_writer *writer = object->writer;
-        object->writer = NULL;
+        if (!object->sink)
+            continue; /* nothing written: cannot happen after the drain above */
+        store_writer *writer = object->sink->writer;
+        object->sink->writer = NULL;
         if (s->ops->writer_commit(writer, err) < 0)
             goto failed;
         l->stats.objects++;
