@@ -111,9 +111,35 @@ static int consume_on_assign(void *context, const char *topic, int32_t partition
     return 0;
 }
 
-/* Flushes one partition's batch and commits its offset. On failure the
- * partition is rewound to the batch's first offset and paused for a
- * backoff: nothing is committed, nothing lost. */
+/* After a failure nothing of the partition's batch is committed: the
+ * partition is rewound to rewind_offset (the batch's first) and paused
+ * for a backoff, then read again. Nothing lost. */
+static void consume_retry_later(struct consume_run *run, const char *topic, int32_t partition,
+                                const char *why, int64_t rewind_offset)
+{
+    run->failed_flushes++;
+    struct consume_partition *p = consume_find(run, topic, partition);
+    int64_t backoff = p && p->backoff_ms ? p->backoff_ms * 2 : CONSUME_BACKOFF_MIN_MS;
+    if (backoff > CONSUME_BACKOFF_MAX_MS)
+        backoff = CONSUME_BACKOFF_MAX_MS;
+    log_error("%s; nothing committed, retrying from offset %lld in %.0f s", why,
+              (long long)rewind_offset, backoff / 1000.0);
+    if (!p || rewind_offset < 0)
+        return;
+    tp_err rewind_err;
+    if (kafka_consumer_rewind(run->consumer, topic, partition, rewind_offset, &rewind_err) < 0) {
+        log_error("%s", rewind_err.msg);
+        run->failed = 1;
+        return;
+    }
+    p->paused = 1;
+    p->next_offset = rewind_offset;
+    p->backoff_ms = backoff;
+    p->resume_at_ms = clock_monotonic_ms() + backoff;
+}
+
+/* Flushes one partition's batch and commits its offset; on failure,
+ * retries later from the batch's first offset. */
 static void consume_flush(void *context, const char *topic, int32_t partition)
 {
     struct consume_run *run = context;
@@ -131,27 +157,8 @@ static void consume_flush(void *context, const char *topic, int32_t partition)
         lake_commit_failed(run->lake, topic, partition);
         rc = -1;
     }
-    if (rc > 0)
-        return;
-    run->failed_flushes++;
-    struct consume_partition *p = consume_find(run, topic, partition);
-    int64_t backoff = p && p->backoff_ms ? p->backoff_ms * 2 : CONSUME_BACKOFF_MIN_MS;
-    if (backoff > CONSUME_BACKOFF_MAX_MS)
-        backoff = CONSUME_BACKOFF_MAX_MS;
-    log_error("%s; nothing committed, retrying from offset %lld in %.0f s", err.msg,
-              (long long)rewind_offset, backoff / 1000.0);
-    if (!p || rewind_offset < 0)
-        return;
-    tp_err rewind_err;
-    if (kafka_consumer_rewind(run->consumer, topic, partition, rewind_offset, &rewind_err) < 0) {
-        log_error("%s", rewind_err.msg);
-        run->failed = 1;
-        return;
-    }
-    p->paused = 1;
-    p->next_offset = rewind_offset;
-    p->backoff_ms = backoff;
-    p->resume_at_ms = clock_monotonic_ms() + backoff;
+    if (rc <= 0)
+        consume_retry_later(run, topic, partition, err.msg, rewind_offset);
 }
 
 static void consume_on_revoke(void *context, const char *topic, int32_t partition)
@@ -239,10 +246,13 @@ static int consume_handle(struct consume_run *run, const struct kafka_message *m
         rc = lake_add(run->lake, &message, now_ms, &err);
     }
     if (rc < 0) {
-        /* a store error while buffering: treat like a failed flush */
-        log_error("%s", err.msg);
-        lake_forget(run->lake, m->topic, m->partition);
-        consume_flush(run, m->topic, m->partition);
+        /* a store error while buffering (e.g. an object that cannot be
+         * created): like a failed flush, the batch so far and this message
+         * are read again after a backoff (forgetting the batch without a
+         * rewind used to lose it) */
+        int64_t first = lake_discard(run->lake, m->topic, m->partition);
+        consume_retry_later(run, m->topic, m->partition, err.msg,
+                            first >= 0 && first < m->offset ? first : m->offset);
         return 0;
     }
     p->next_offset = m->offset + 1;

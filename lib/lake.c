@@ -889,6 +889,16 @@ void lake_commit_failed(lake *l, const char *topic, int32_t partition)
         lake_add_key(&batch->leftovers, &batch->leftover_count, batch->last_written[i]);
 }
 
+int64_t lake_discard(lake *l, const char *topic, int32_t partition)
+{
+    struct lake_batch *batch = lake_find_batch(l, topic, partition, 0);
+    if (!batch)
+        return -1;
+    int64_t first = batch->first_offset;
+    lake_batch_reset(l, batch);
+    return first;
+}
+
 void lake_forget(lake *l, const char *topic, int32_t partition)
 {
     for (size_t i = 0; i < l->batch_count; i++) {

@@ -109,6 +109,13 @@ int lake_flush(lake *l, const char *topic, int32_t partition, int64_t *commit_of
  * objects become leftovers to delete before the next flush. */
 void lake_commit_failed(lake *l, const char *topic, int32_t partition);
 
+/* Discards the partition's unflushed batch after a store error while
+ * buffering it: its objects never become visible; keys of earlier
+ * uncommitted attempts are kept for the next flush to delete. Returns
+ * the batch's first offset (where to read again), or -1 when it was
+ * empty. */
+int64_t lake_discard(lake *l, const char *topic, int32_t partition);
+
 /* Forgets a partition (revoked): its unflushed batch is discarded. */
 void lake_forget(lake *l, const char *topic, int32_t partition);
 

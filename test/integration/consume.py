@@ -440,6 +440,43 @@ def test_offset_reset(bootstrap, tmp):
             r.stderr[-300:])
 
 
+def test_store_error_while_buffering(bootstrap, tmp):
+    """A store error while a batch is being buffered (its object cannot be
+    created: a file sits where the dt=2023-11-15 folder should be) loses
+    nothing: the partition is read again from the batch's first offset
+    until the folder can be created. It used to drop the batch and go on,
+    so a later commit skipped those messages."""
+    source = os.path.join(tmp, "blocked.csv")
+    h.generate_ticks_csv(source, 20000, seed=13)
+    h.tickpipe("produce", "-q", "-b", bootstrap, "--csv", source, "--topic", "blocked")
+    want = topic_values(bootstrap, "blocked")
+    lake = os.path.join(tmp, "blocked")
+    blocker = os.path.join(lake, "blocked", "dt=2023-11-15")
+    os.makedirs(os.path.dirname(blocker))
+    with open(blocker, "w") as f:
+        f.write("not a folder\n")
+    log_path = os.path.join(tmp, "blocked.log")
+    with open(log_path, "w") as log:
+        proc = h.start([h.TICKPIPE, "consume", "-b", bootstrap, "--topic", "blocked", "--lake", lake, "--group",
+                        "blocked", "--flush-idle", "500ms", "--stats-interval", "0",
+                        *FAST_GROUP], stdout=subprocess.DEVNULL, stderr=log)
+
+    def log_text():
+        with open(log_path) as f:
+            return f.read()
+
+    blocked = wait_until(lambda: log_text().count("nothing committed, retrying from offset") >= 2, 60)
+    os.unlink(blocker)
+    complete = wait_until(lambda: data_lines(h.lake_lines(lake), "blocked") == want, 90, interval=0.5)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    got = data_lines(h.lake_lines(lake), "blocked")
+    h.check("store error while buffering (an object that cannot be created): retried from the batch's first "
+            "offset until it can; every message exactly once",
+            blocked and complete and proc.returncode == 0 and got == want,
+            (blocked, proc.returncode, sum((want - got).values()), sum((got - want).values()), log_text()[-300:]))
+
+
 def test_static_member_replaced(bootstrap, tmp):
     """A consumer restarted with the same group.instance.id replaces the
     SIGKILLed instance at once (KIP-345), instead of waiting out its session
@@ -528,6 +565,7 @@ def body():
         test_layouts(bootstrap, tmp)
         test_bad_messages(bootstrap, tmp)
         test_sigterm_flushes(bootstrap, tmp)
+        test_store_error_while_buffering(bootstrap, tmp)
         test_s3_faults(bootstrap, tmp, fake_url)
         test_group_takeover(bootstrap, tmp)
         crash.finish()
