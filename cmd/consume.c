@@ -1,9 +1,10 @@
 /*
  * consume: Kafka -> lake (local directory or S3), batched, compressed,
  * Hive-partitioned, exactly once. The loop reads messages in batches,
- * hands them to lib/lake, flushes batches that are due, and commits a
- * partition's offset only after lake_flush made everything below it
- * durable. A flush that fails rewinds the partition and retries later.
+ * hands them to lib/lake, flushes batches that are due (made durable on
+ * lake's committer thread while reading goes on), and commits a
+ * partition's offset only once lake reports everything below it durable.
+ * A flush that fails rewinds the partition and retries later.
  */
 #include "cmd/cmd.h"
 #include "cmd/aws_options.h"
@@ -138,27 +139,36 @@ static void consume_retry_later(struct consume_run *run, const char *topic, int3
     p->resume_at_ms = clock_monotonic_ms() + backoff;
 }
 
-/* Flushes one partition's batch and commits its offset; on failure,
- * retries later from the batch's first offset. */
+/* Starts flushing one partition's batch; consume_on_flushed commits its
+ * offset once it is durable. */
 static void consume_flush(void *context, const char *topic, int32_t partition)
 {
     struct consume_run *run = context;
-    tp_err err;
-    int64_t commit_offset = 0, rewind_offset = -1;
-    int rc = lake_flush(run->lake, topic, partition, &commit_offset, &rewind_offset, &err);
-    if (rc > 0 && commit_offset > 0) {
-        if (kafka_consumer_commit(run->consumer, topic, partition, commit_offset, &err) == 0) {
-            run->commits++;
-            struct consume_partition *p = consume_find(run, topic, partition);
-            if (p)
-                p->backoff_ms = 0;
-            return;
-        }
-        lake_commit_failed(run->lake, topic, partition);
-        rc = -1;
+    lake_flush_async(run->lake, topic, partition);
+}
+
+/* A flush is done (on this thread): commit its offset, or retry later
+ * from the batch's first offset. */
+static void consume_on_flushed(void *context, const char *topic, int32_t partition, int ok,
+                               int64_t commit_offset, int64_t rewind_offset, const tp_err *err)
+{
+    struct consume_run *run = context;
+    if (!ok) {
+        consume_retry_later(run, topic, partition, err->msg, rewind_offset);
+        return;
     }
-    if (rc <= 0)
-        consume_retry_later(run, topic, partition, err.msg, rewind_offset);
+    if (commit_offset <= 0)
+        return;
+    tp_err commit_err;
+    if (kafka_consumer_commit(run->consumer, topic, partition, commit_offset, &commit_err) < 0) {
+        lake_commit_failed(run->lake, topic, partition);
+        consume_retry_later(run, topic, partition, commit_err.msg, rewind_offset);
+        return;
+    }
+    run->commits++;
+    struct consume_partition *p = consume_find(run, topic, partition);
+    if (p)
+        p->backoff_ms = 0;
 }
 
 static void consume_on_revoke(void *context, const char *topic, int32_t partition)
@@ -285,6 +295,7 @@ static int consume_loop(struct consume_run *run, tp_err *err)
         int64_t now_ms = clock_monotonic_ms();
         for (int i = 0; i < n && !run->failed; i++)
             consume_handle(run, &messages[i], now_ms);
+        lake_poll(run->lake);
         lake_each_due(run->lake, now_ms, consume_flush, run);
         consume_resume_due(run, now_ms);
         consume_report_stats(run, now_ms, 0);
@@ -292,6 +303,7 @@ static int consume_loop(struct consume_run *run, tp_err *err)
             /* exit only once everything read is committed; a failed flush
              * rewinds its partition, which is then no longer at its end */
             lake_each_due(run->lake, -1, consume_flush, run);
+            lake_wait(run->lake, NULL, 0);
             if (!consume_any_paused(run)) {
                 log_info("every assigned partition is caught up and committed: exiting");
                 break;
@@ -472,6 +484,8 @@ int cmd_consume(int argc, char **argv)
         settings.flush_idle_ms,
         settings.flush_interval_ms,
         (int)settings.max_open_objects,
+        consume_on_flushed,
+        &run,
     };
     if (!(run.lake = lake_new(&lake_options, &err)))
         goto done;
@@ -488,6 +502,7 @@ int cmd_consume(int argc, char **argv)
     int loop_rc = consume_loop(&run, &err);
     /* flush what is buffered, then leave the group */
     lake_each_due(run.lake, -1, consume_flush, &run);
+    lake_wait(run.lake, NULL, 0);
     consume_report_stats(&run, clock_monotonic_ms(), 1);
     int unflushed = consume_any_paused(&run);
     if (unflushed)

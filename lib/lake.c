@@ -4,6 +4,8 @@
  * scheme; the invariant every path keeps is: an object becomes visible
  * only after a manifest naming it is stored, and a manifest whose first
  * offset is not below the committed offset names only deletable objects.
+ * Threads: the consuming thread (batches), the compression worker and the
+ * committer (flushes); see struct lake_flush for what they share.
  */
 #include "lib/lake.h"
 
@@ -58,21 +60,62 @@ struct lake_batch {
     size_t leftover_count;
     char **last_written; /* keys of the last flushed batch, until committed */
     size_t last_written_count;
+    struct lake_flush *in_flight; /* at most one flush per partition */
+};
+
+/* A batch being made durable on the committer thread: its objects (taken
+ * from the batch, which goes on filling with newer messages), the
+ * manifest's keys (the leftovers of earlier uncommitted attempts first,
+ * deleted before anything is written, then the objects'), and the
+ * outcome. Only `done` is shared: it is set under the committer's lock
+ * once the committer no longer touches the flush. */
+struct lake_flush {
+    struct lake_batch *batch;
+    int64_t first_offset, next_offset;
+    long long records;
+    struct lake_object *objects;
+    size_t count;
+    char **keys;
+    size_t key_count;
+    size_t leftover_count; /* keys[0..leftover_count) are leftovers */
+    int done;
+    int failed;
+    tp_err err;
+    long long committed_objects;
+    struct lake_flush *next; /* committer queue */
 };
 
 /* The compression worker: gzip members are made, and written to the
  * object's writer, on a second thread, so that reading and partitioning
  * messages and compressing them use both cores. Jobs run in order; the
- * queue is short (memory bound); every commit, abort or recovery first
- * waits for the queue to empty, so writers are only ever touched by one
- * thread at a time. */
+ * queue is short (memory bound). A writer is touched by one thread at a
+ * time: the consuming thread opens it; the worker writes it; a flush
+ * reaches the committer behind its objects' last chunks, and the
+ * committer commits them; an abort or recovery first waits for the
+ * queue (and the flushes in flight) to empty. */
 #define LAKE_WORKER_QUEUE 8
 
 struct lake_job {
     store *store;
     struct lake_sink *sink;
     buf data;
+    struct lake_flush *barrier; /* not data: every chunk before it is written */
     struct lake_job *next;
+};
+
+/* The committer: runs flushes (manifest, leftovers deleted, every object
+ * committed: fsync + rename + fsync of the directory, or PUT) one after
+ * the other, off the consuming thread. A flush reaches it through the
+ * compression queue (as a barrier job), so its objects' bytes are all
+ * written by then. */
+struct lake_committer {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t changed; /* a flush queued or done, or stop */
+    struct lake_flush *head, *tail;
+    long long finished; /* flushes done so far */
+    int stop;
+    lake *lake;
 };
 
 struct lake_worker {
@@ -86,6 +129,7 @@ struct lake_worker {
     long long bytes_out;
     gzip_compressor *gzip;
     buf compressed;
+    struct lake_committer *committer;
 };
 
 struct lake {
@@ -94,6 +138,8 @@ struct lake {
     char *state_prefix;
     int gzip;
     struct lake_worker *worker;
+    struct lake_committer *committer;
+    long long finished_seen; /* committer->finished when last polled */
     buf line;
     struct lake_batch **batches;
     size_t batch_count;
@@ -118,6 +164,18 @@ char *lake_object_key(const char *table, const char *partition_path, const char 
     return buf_detach(&key);
 }
 
+static void lake_committer_push(struct lake_committer *committer, struct lake_flush *flush)
+{
+    pthread_mutex_lock(&committer->lock);
+    if (committer->tail)
+        committer->tail->next = flush;
+    else
+        committer->head = flush;
+    committer->tail = flush;
+    pthread_cond_broadcast(&committer->changed);
+    pthread_mutex_unlock(&committer->lock);
+}
+
 static void *lake_worker_main(void *context)
 {
     struct lake_worker *worker = context;
@@ -132,6 +190,15 @@ static void *lake_worker_main(void *context)
         if (!worker->head)
             worker->tail = NULL;
         worker->queued--;
+        if (job->barrier) {
+            /* every chunk of the flush's objects is written: commit them */
+            pthread_mutex_unlock(&worker->lock);
+            lake_committer_push(worker->committer, job->barrier);
+            free(job);
+            pthread_mutex_lock(&worker->lock);
+            pthread_cond_broadcast(&worker->changed);
+            continue;
+        }
         worker->busy = 1;
         int skip = job->sink->failed; /* its object is lost anyway */
         pthread_mutex_unlock(&worker->lock);
@@ -162,7 +229,8 @@ static void *lake_worker_main(void *context)
     return NULL;
 }
 
-static struct lake_worker *lake_worker_start(int level, tp_err *err)
+static struct lake_worker *lake_worker_start(int level, struct lake_committer *committer,
+                                             tp_err *err)
 {
     struct lake_worker *worker = calloc(1, sizeof *worker);
     if (!worker) {
@@ -173,6 +241,7 @@ static struct lake_worker *lake_worker_start(int level, tp_err *err)
         free(worker);
         return NULL;
     }
+    worker->committer = committer;
     pthread_mutex_init(&worker->lock, NULL);
     pthread_cond_init(&worker->changed, NULL);
     if (pthread_create(&worker->thread, NULL, lake_worker_main, worker) != 0) {
@@ -182,6 +251,18 @@ static struct lake_worker *lake_worker_start(int level, tp_err *err)
         return NULL;
     }
     return worker;
+}
+
+/* Appends a job to the worker's queue; the lock is held. */
+static void lake_worker_append(struct lake_worker *worker, struct lake_job *job)
+{
+    if (worker->tail)
+        worker->tail->next = job;
+    else
+        worker->head = job;
+    worker->tail = job;
+    worker->queued++;
+    pthread_cond_broadcast(&worker->changed);
 }
 
 /* Hands data (its buffer is taken over, data is left empty) to the worker;
@@ -207,13 +288,24 @@ static int lake_worker_submit(struct lake_worker *worker, store *s, struct lake_
         free(job);
         return -1;
     }
-    if (worker->tail)
-        worker->tail->next = job;
-    else
-        worker->head = job;
-    worker->tail = job;
-    worker->queued++;
-    pthread_cond_broadcast(&worker->changed);
+    lake_worker_append(worker, job);
+    pthread_mutex_unlock(&worker->lock);
+    return 0;
+}
+
+/* Queues a flush behind every chunk submitted so far: the worker hands it
+ * to the committer once they are written. Waits while the queue is full. */
+static int lake_worker_submit_barrier(struct lake_worker *worker, struct lake_flush *flush,
+                                      tp_err *err)
+{
+    struct lake_job *job = calloc(1, sizeof *job);
+    if (!job)
+        return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+    job->barrier = flush;
+    pthread_mutex_lock(&worker->lock);
+    while (worker->queued >= LAKE_WORKER_QUEUE)
+        pthread_cond_wait(&worker->changed, &worker->lock);
+    lake_worker_append(worker, job);
     pthread_mutex_unlock(&worker->lock);
     return 0;
 }
@@ -248,6 +340,85 @@ static void lake_worker_free(struct lake_worker *worker)
     free(worker);
 }
 
+static void lake_flush_run(lake *l, struct lake_flush *flush);
+
+static void *lake_committer_main(void *context)
+{
+    struct lake_committer *committer = context;
+    pthread_mutex_lock(&committer->lock);
+    for (;;) {
+        while (!committer->head && !committer->stop)
+            pthread_cond_wait(&committer->changed, &committer->lock);
+        if (!committer->head)
+            break;
+        struct lake_flush *flush = committer->head;
+        committer->head = flush->next;
+        if (!committer->head)
+            committer->tail = NULL;
+        pthread_mutex_unlock(&committer->lock);
+        lake_flush_run(committer->lake, flush);
+        pthread_mutex_lock(&committer->lock);
+        flush->done = 1;
+        committer->finished++;
+        pthread_cond_broadcast(&committer->changed);
+    }
+    pthread_mutex_unlock(&committer->lock);
+    return NULL;
+}
+
+static struct lake_committer *lake_committer_start(lake *l, tp_err *err)
+{
+    struct lake_committer *committer = calloc(1, sizeof *committer);
+    if (!committer) {
+        tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+        return NULL;
+    }
+    committer->lake = l;
+    pthread_mutex_init(&committer->lock, NULL);
+    pthread_cond_init(&committer->changed, NULL);
+    if (pthread_create(&committer->thread, NULL, lake_committer_main, committer) != 0) {
+        pthread_mutex_destroy(&committer->lock);
+        pthread_cond_destroy(&committer->changed);
+        free(committer);
+        tp_err_set(err, TP_ERR_INTERNAL, "cannot start the committer thread");
+        return NULL;
+    }
+    return committer;
+}
+
+/* Stops the committer once its queue is empty. */
+static void lake_committer_free(struct lake_committer *committer)
+{
+    if (!committer)
+        return;
+    pthread_mutex_lock(&committer->lock);
+    committer->stop = 1;
+    pthread_cond_broadcast(&committer->changed);
+    pthread_mutex_unlock(&committer->lock);
+    pthread_join(committer->thread, NULL);
+    pthread_mutex_destroy(&committer->lock);
+    pthread_cond_destroy(&committer->changed);
+    free(committer);
+}
+
+/* Waits until the committer is done with the flush. */
+static void lake_flush_wait_done(lake *l, struct lake_flush *flush)
+{
+    pthread_mutex_lock(&l->committer->lock);
+    while (!flush->done)
+        pthread_cond_wait(&l->committer->changed, &l->committer->lock);
+    pthread_mutex_unlock(&l->committer->lock);
+}
+
+struct lake_flush_result {
+    int ok;
+    int64_t commit_offset;
+    int64_t rewind_offset;
+    tp_err err;
+};
+
+static void lake_flush_finish(lake *l, struct lake_flush *flush, struct lake_flush_result *result);
+
 lake *lake_new(const struct lake_options *options, tp_err *err)
 {
     lake *l = calloc(1, sizeof *l);
@@ -259,7 +430,8 @@ lake *lake_new(const struct lake_options *options, tp_err *err)
     l->table = lake_strdup(options->table);
     l->state_prefix = lake_strdup(options->state_prefix ? options->state_prefix : "_consume");
     l->gzip = options->gzip_level > 0;
-    if (l->gzip && !(l->worker = lake_worker_start(options->gzip_level, err))) {
+    if (!(l->committer = lake_committer_start(l, err)) ||
+        (l->gzip && !(l->worker = lake_worker_start(options->gzip_level, l->committer, err)))) {
         lake_free(l);
         return NULL;
     }
@@ -286,9 +458,12 @@ static void lake_object_drop(lake *l, struct lake_object *object)
     memset(object, 0, sizeof *object);
 }
 
+/* Empties the batch, dropping its objects (their bytes never become
+ * visible). */
 static void lake_batch_reset(lake *l, struct lake_batch *batch)
 {
-    lake_worker_wait(l->worker, &l->stats.bytes_out); /* writers are ours again */
+    if (batch->count)
+        lake_worker_wait(l->worker, &l->stats.bytes_out); /* writers are ours again */
     for (size_t i = 0; i < batch->count; i++)
         lake_object_drop(l, &batch->objects[i]);
     batch->count = 0;
@@ -315,10 +490,19 @@ void lake_free(lake *l)
 {
     if (!l)
         return;
+    for (size_t i = 0; i < l->batch_count; i++) {
+        struct lake_flush *flush = l->batches[i]->in_flight;
+        if (flush) { /* not reported: the caller is gone (nothing committed) */
+            struct lake_flush_result result;
+            lake_flush_wait_done(l, flush);
+            lake_flush_finish(l, flush, &result);
+        }
+    }
     for (size_t i = 0; i < l->batch_count; i++)
         lake_batch_free(l, l->batches[i]);
     free(l->batches);
     lake_worker_free(l->worker);
+    lake_committer_free(l->committer);
     buf_free(&l->line);
     free(l->table);
     free(l->state_prefix);
@@ -393,6 +577,10 @@ static int lake_remove_keys(lake *l, char **keys, size_t *count, tp_err *err)
 
 int lake_recover(lake *l, const char *topic, int32_t partition, int64_t committed, tp_err *err)
 {
+    /* no flush in flight while the store is read here: the committer is
+     * the only other thread that talks to it (an S3 client is not shared
+     * across threads) */
+    lake_wait(l, NULL, 0);
     struct lake_batch *batch = lake_find_batch(l, topic, partition, 1);
     if (!batch)
         return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
@@ -792,18 +980,17 @@ int lake_add(lake *l, const struct lake_message *m, int64_t now_ms, tp_err *err)
     return lake_batch_due(l, batch) ? LAKE_ADDED_FULL : LAKE_ADDED;
 }
 
-static int lake_write_manifest(lake *l, struct lake_batch *batch, tp_err *err)
+static int lake_write_manifest(lake *l, const struct lake_flush *flush, tp_err *err)
 {
+    const struct lake_batch *batch = flush->batch;
     cJSON *manifest = cJSON_CreateObject();
     cJSON_AddStringToObject(manifest, "topic", batch->topic);
     cJSON_AddNumberToObject(manifest, "partition", batch->partition);
-    cJSON_AddNumberToObject(manifest, "first_offset", (double)batch->first_offset);
-    cJSON_AddNumberToObject(manifest, "next_offset", (double)batch->next_offset);
+    cJSON_AddNumberToObject(manifest, "first_offset", (double)flush->first_offset);
+    cJSON_AddNumberToObject(manifest, "next_offset", (double)flush->next_offset);
     cJSON *objects = cJSON_AddArrayToObject(manifest, "objects");
-    for (size_t i = 0; i < batch->leftover_count; i++)
-        cJSON_AddItemToArray(objects, cJSON_CreateString(batch->leftovers[i]));
-    for (size_t i = 0; i < batch->count; i++)
-        cJSON_AddItemToArray(objects, cJSON_CreateString(batch->objects[i].key));
+    for (size_t i = 0; i < flush->key_count; i++)
+        cJSON_AddItemToArray(objects, cJSON_CreateString(flush->keys[i]));
     char *text = cJSON_PrintUnformatted(manifest);
     cJSON_Delete(manifest);
     if (!text)
@@ -815,69 +1002,232 @@ static int lake_write_manifest(lake *l, struct lake_batch *batch, tp_err *err)
     return rc;
 }
 
+/* On the committer thread: the manifest naming every object the flush may
+ * leave behind, then the leftovers of earlier attempts deleted, then every
+ * object committed. Touches only the flush (and the store). */
+static void lake_flush_run(lake *l, struct lake_flush *flush)
+{
+    store *s = l->options.store;
+    tp_err *err = &flush->err;
+    flush->failed = 1;
+    if (lake_write_manifest(l, flush, err) < 0)
+        return;
+    for (size_t i = 0; i < flush->leftover_count; i++) {
+        if (s->ops->remove(s, flush->keys[i], err) < 0)
+            return;
+        log_info("deleted uncommitted object %s", flush->keys[i]);
+    }
+    for (size_t i = 0; i < flush->count; i++) {
+        if (flush->objects[i].sink && flush->objects[i].sink->failed) {
+            *err = flush->objects[i].sink->err;
+            return;
+        }
+    }
+    for (size_t i = 0; i < flush->count; i++) {
+        struct lake_sink *sink = flush->objects[i].sink;
+        if (!sink)
+            continue; /* nothing written: cannot happen after the last drain */
+        store_writer *writer = sink->writer;
+        sink->writer = NULL;
+        if (s->ops->writer_commit(writer, err) < 0)
+            return;
+        flush->committed_objects++;
+    }
+    flush->failed = 0;
+}
+
+/* Starts the batch's flush: waits for (and reports) the partition's
+ * previous one, hands the objects' last bytes to the compression queue,
+ * then the flush itself behind them. Returns 1 (started), 0 (nothing to
+ * flush) or -1 (failed at once: err set, the batch discarded, its keys
+ * kept as leftovers). */
+static int lake_flush_begin(lake *l, struct lake_batch *batch, tp_err *err)
+{
+    if (batch->in_flight) {
+        struct lake_flush *previous = batch->in_flight;
+        struct lake_flush_result result;
+        lake_flush_wait_done(l, previous);
+        lake_flush_finish(l, previous, &result);
+        if (l->options.on_flushed)
+            l->options.on_flushed(l->options.on_flushed_context, batch->topic, batch->partition,
+                                  result.ok, result.commit_offset, result.rewind_offset,
+                                  &result.err);
+    }
+    if (batch->count == 0)
+        return 0;
+    log_debug("flushing %s [%d] offsets %lld-%lld", batch->topic, batch->partition,
+              (long long)batch->first_offset, (long long)batch->next_offset - 1);
+    lake_free_keys(batch->last_written, batch->last_written_count);
+    batch->last_written = NULL;
+    batch->last_written_count = 0;
+    struct lake_flush *flush = calloc(1, sizeof *flush);
+    if (!flush) {
+        tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+        goto failed;
+    }
+    for (size_t i = 0; i < batch->count; i++)
+        if (lake_object_drain(l, &batch->objects[i], err) < 0)
+            goto failed;
+    flush->keys = calloc(batch->leftover_count + batch->count, sizeof *flush->keys);
+    if (!flush->keys) {
+        tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+        goto failed;
+    }
+    for (size_t i = 0; i < batch->count; i++) {
+        if (!(flush->keys[batch->leftover_count + i] = strdup(batch->objects[i].key))) {
+            lake_free_keys(flush->keys, batch->leftover_count + batch->count);
+            tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+            goto failed;
+        }
+    }
+    /* from here on nothing fails: the batch's content moves to the flush */
+    memcpy(flush->keys, batch->leftovers, batch->leftover_count * sizeof *flush->keys);
+    flush->leftover_count = batch->leftover_count;
+    flush->key_count = batch->leftover_count + batch->count;
+    free(batch->leftovers);
+    batch->leftovers = NULL;
+    batch->leftover_count = 0;
+    flush->batch = batch;
+    flush->first_offset = batch->first_offset;
+    flush->next_offset = batch->next_offset;
+    flush->records = batch->records;
+    flush->objects = batch->objects;
+    flush->count = batch->count;
+    batch->objects = NULL;
+    batch->capacity = 0;
+    batch->count = 0;
+    lake_batch_reset(l, batch); /* no object left to drop: no wait */
+    batch->in_flight = flush;
+    if (!l->worker || lake_worker_submit_barrier(l->worker, flush, err) < 0)
+        lake_committer_push(l->committer, flush); /* no queue (or no memory for its job) */
+    return 1;
+failed:
+    free(flush);
+    tp_err_prefix(err, "flushing %s [%d] offsets %lld-%lld", batch->topic, batch->partition,
+                  (long long)batch->first_offset, (long long)batch->next_offset - 1);
+    for (size_t i = 0; i < batch->count; i++)
+        lake_add_key(&batch->leftovers, &batch->leftover_count, batch->objects[i].key);
+    lake_batch_reset(l, batch);
+    return -1;
+}
+
+/* On the consuming thread, once the committer is done with the flush:
+ * the batch learns the outcome (its keys wait in last_written until the
+ * offset is committed, or become leftovers), and the flush is freed. */
+static void lake_flush_finish(lake *l, struct lake_flush *flush, struct lake_flush_result *result)
+{
+    struct lake_batch *batch = flush->batch;
+    batch->in_flight = NULL;
+    result->ok = !flush->failed;
+    result->commit_offset = result->ok ? flush->next_offset : 0;
+    result->rewind_offset = flush->first_offset;
+    result->err = flush->err;
+    l->stats.objects += flush->committed_objects;
+    if (result->ok) {
+        l->stats.flushes++;
+        log_debug("flushed %s [%d] offsets %lld-%lld: %lld records in %zu objects", batch->topic,
+                  batch->partition, (long long)flush->first_offset,
+                  (long long)flush->next_offset - 1, flush->records, flush->count);
+        lake_free_keys(batch->last_written, batch->last_written_count);
+        batch->last_written = NULL;
+        batch->last_written_count = 0;
+        for (size_t i = flush->leftover_count; i < flush->key_count; i++)
+            lake_add_key(&batch->last_written, &batch->last_written_count, flush->keys[i]);
+    } else {
+        tp_err_prefix(&result->err, "flushing %s [%d] offsets %lld-%lld", batch->topic,
+                      batch->partition, (long long)flush->first_offset,
+                      (long long)flush->next_offset - 1);
+        for (size_t i = 0; i < flush->key_count; i++)
+            lake_add_key(&batch->leftovers, &batch->leftover_count, flush->keys[i]);
+        lake_batch_reset(l, batch); /* newer messages: read again from the rewind */
+    }
+    for (size_t i = 0; i < flush->count; i++)
+        lake_object_drop(l, &flush->objects[i]);
+    free(flush->objects);
+    lake_free_keys(flush->keys, flush->key_count);
+    free(flush);
+}
+
+/* Finishes and reports a flush the committer is done with. */
+static void lake_flush_report(lake *l, struct lake_flush *flush)
+{
+    struct lake_batch *batch = flush->batch;
+    struct lake_flush_result result;
+    lake_flush_finish(l, flush, &result);
+    if (l->options.on_flushed)
+        l->options.on_flushed(l->options.on_flushed_context, batch->topic, batch->partition,
+                              result.ok, result.commit_offset, result.rewind_offset, &result.err);
+}
+
 int lake_flush(lake *l, const char *topic, int32_t partition, int64_t *commit_offset,
                int64_t *rewind_offset, tp_err *err)
 {
     *commit_offset = 0;
     *rewind_offset = -1;
     struct lake_batch *batch = lake_find_batch(l, topic, partition, 0);
-    if (!batch || batch->count == 0)
+    if (!batch)
         return 1;
-    *rewind_offset = batch->first_offset;
-    log_debug("flushing %s [%d] offsets %lld-%lld", topic, partition,
-              (long long)batch->first_offset, (long long)batch->next_offset - 1);
-    lake_free_keys(batch->last_written, batch->last_written_count);
-    batch->last_written = NULL;
-    batch->last_written_count = 0;
-    /* 1. the manifest names every object this batch may leave behind */
-    if (lake_write_manifest(l, batch, err) < 0)
-        goto failed;
-    /* 2. leftovers of an earlier uncommitted attempt go first */
-    if (lake_remove_keys(l, batch->leftovers, &batch->leftover_count, err) < 0)
-        goto failed;
-    /* 3. the objects: the last bytes, then every writer committed */
-    store *s = l->options.store;
-    for (size_t i = 0; i < batch->count; i++)
-        if (lake_object_drain(l, &batch->objects[i], err) < 0)
-            goto failed;
-    lake_worker_wait(l->worker, &l->stats.bytes_out);
-    for (size_t i = 0; i < batch->count; i++) {
-        if (batch->objects[i].sink && batch->objects[i].sink->failed) {
-            *err = batch->objects[i].sink->err;
-            goto failed;
-        }
+    int64_t first = batch->first_offset;
+    int rc = lake_flush_begin(l, batch, err);
+    if (rc <= 0) {
+        *rewind_offset = rc < 0 ? first : -1;
+        return rc < 0 ? -1 : 1;
     }
-    for (size_t i = 0; i < batch->count; i++) {
-        struct lake_object *object = &batch->objects[i];
-        if (lake_add_key(&batch->leftovers, &batch->leftover_count, object->key) < 0)
-            goto failed;
-        if (!object->sink)
-            continue; /* nothing written: cannot happen after the drain above */
-        store_writer *writer = object->sink->writer;
-        object->sink->writer = NULL;
-        if (s->ops->writer_commit(writer, err) < 0)
-            goto failed;
-        l->stats.objects++;
+    struct lake_flush *flush = batch->in_flight;
+    struct lake_flush_result result;
+    lake_flush_wait_done(l, flush);
+    lake_flush_finish(l, flush, &result);
+    *commit_offset = result.commit_offset;
+    *rewind_offset = result.rewind_offset;
+    if (!result.ok)
+        *err = result.err;
+    return result.ok ? 1 : -1;
+}
+
+int lake_flush_async(lake *l, const char *topic, int32_t partition)
+{
+    struct lake_batch *batch = lake_find_batch(l, topic, partition, 0);
+    if (!batch)
+        return 0;
+    int64_t first = batch->first_offset;
+    tp_err err;
+    int rc = lake_flush_begin(l, batch, &err);
+    if (rc < 0 && l->options.on_flushed)
+        l->options.on_flushed(l->options.on_flushed_context, batch->topic, batch->partition, 0, 0,
+                              first, &err);
+    return rc;
+}
+
+void lake_poll(lake *l)
+{
+    pthread_mutex_lock(&l->committer->lock);
+    long long finished = l->committer->finished;
+    pthread_mutex_unlock(&l->committer->lock);
+    if (finished == l->finished_seen)
+        return;
+    l->finished_seen = finished;
+    for (size_t i = 0; i < l->batch_count; i++) {
+        struct lake_flush *flush = l->batches[i]->in_flight;
+        if (!flush)
+            continue;
+        pthread_mutex_lock(&l->committer->lock);
+        int done = flush->done;
+        pthread_mutex_unlock(&l->committer->lock);
+        if (done)
+            lake_flush_report(l, flush);
     }
-    /* written: the keys wait in last_written until the offset is committed */
-    batch->last_written = batch->leftovers;
-    batch->last_written_count = batch->leftover_count;
-    batch->leftovers = NULL;
-    batch->leftover_count = 0;
-    l->stats.flushes++;
-    *commit_offset = batch->next_offset;
-    log_debug("flushed %s [%d] offsets %lld-%lld: %lld records in %zu objects", topic, partition,
-              (long long)batch->first_offset, (long long)batch->next_offset - 1, batch->records,
-              batch->count);
-    lake_batch_reset(l, batch);
-    return 1;
-failed:
-    tp_err_prefix(err, "flushing %s [%d] offsets %lld-%lld", topic, partition,
-                  (long long)batch->first_offset, (long long)batch->next_offset - 1);
-    for (size_t i = 0; i < batch->count; i++)
-        lake_add_key(&batch->leftovers, &batch->leftover_count, batch->objects[i].key);
-    lake_batch_reset(l, batch);
-    return -1;
+}
+
+void lake_wait(lake *l, const char *topic, int32_t partition)
+{
+    for (size_t i = 0; i < l->batch_count; i++) {
+        struct lake_batch *batch = l->batches[i];
+        if (!batch->in_flight ||
+            (topic && (batch->partition != partition || strcmp(batch->topic, topic) != 0)))
+            continue;
+        lake_flush_wait_done(l, batch->in_flight);
+        lake_flush_report(l, batch->in_flight);
+    }
 }
 
 void lake_commit_failed(lake *l, const char *topic, int32_t partition)
@@ -887,6 +1237,7 @@ void lake_commit_failed(lake *l, const char *topic, int32_t partition)
         return;
     for (size_t i = 0; i < batch->last_written_count; i++)
         lake_add_key(&batch->leftovers, &batch->leftover_count, batch->last_written[i]);
+    lake_batch_reset(l, batch); /* newer messages: read again from the rewind */
 }
 
 int64_t lake_discard(lake *l, const char *topic, int32_t partition)
@@ -901,6 +1252,7 @@ int64_t lake_discard(lake *l, const char *topic, int32_t partition)
 
 void lake_forget(lake *l, const char *topic, int32_t partition)
 {
+    lake_wait(l, topic, partition);
     for (size_t i = 0; i < l->batch_count; i++) {
         struct lake_batch *batch = l->batches[i];
         if (batch->partition == partition && strcmp(batch->topic, topic) == 0) {
@@ -931,4 +1283,9 @@ void lake_each_due(lake *l, int64_t now_ms,
 void lake_get_stats(const lake *l, struct lake_stats *stats)
 {
     *stats = l->stats;
+    if (l->worker) {
+        pthread_mutex_lock(&l->worker->lock);
+        stats->bytes_out += l->worker->bytes_out;
+        pthread_mutex_unlock(&l->worker->lock);
+    }
 }

@@ -15,6 +15,15 @@
  * consumption restarts from the committed offset. Whatever the crash
  * point, each message ends up in exactly one committed object.
  *
+ * Flushes run off the consuming thread: lake_flush_async hands the batch
+ * to a committer thread (manifest, fsync/rename or PUT of every object)
+ * and the consuming thread goes on reading; the outcome comes back through
+ * on_flushed, called on the consuming thread from lake_poll/lake_wait (or
+ * any lake call that must wait), where the caller commits the offset. A
+ * partition has at most one flush in flight: the next one starts only
+ * after the previous one was reported, so a manifest is only replaced
+ * once the batch it names is committed.
+ *
  * Bad messages (not a JSON object, no usable event time) go to
  * _errors/<topic>/dt=.../ objects in the same batch, with the reason.
  * Memory: per open object at most one uncompressed chunk; compressed
@@ -39,6 +48,14 @@ enum lake_partitioning {
 
 enum lake_format { LAKE_FORMAT_JSONL, LAKE_FORMAT_CSV };
 
+/* The outcome of a partition's flush, on the consuming thread. ok: every
+ * message below commit_offset is durable: commit it now (on failure to
+ * commit, call lake_commit_failed and read again from rewind_offset).
+ * Not ok: nothing was committed (err says why); the partition's newer
+ * messages were discarded too: read again from rewind_offset. */
+typedef void (*lake_flushed_fn)(void *context, const char *topic, int32_t partition, int ok,
+                                int64_t commit_offset, int64_t rewind_offset, const tp_err *err);
+
 struct lake_options {
     store *store;             /* borrowed */
     const char *table;        /* folder of the data; NULL: the topic name */
@@ -53,6 +70,8 @@ struct lake_options {
     int64_t flush_idle_ms;          /* no new message for this long (wall clock) */
     int64_t flush_interval_ms;      /* oldest message waited this long (wall clock) */
     int max_open_objects;           /* objects one batch may spread over */
+    lake_flushed_fn on_flushed;     /* needed by lake_flush_async */
+    void *on_flushed_context;
 };
 
 struct lake_message {
@@ -105,8 +124,22 @@ int lake_add(lake *l, const struct lake_message *message, int64_t now_ms, tp_err
 int lake_flush(lake *l, const char *topic, int32_t partition, int64_t *commit_offset,
                int64_t *rewind_offset, tp_err *err);
 
+/* Starts flushing the partition's batch on the committer thread (waiting
+ * first for its previous flush, which is reported). Returns 1 (started:
+ * on_flushed follows), 0 (nothing to flush) or -1 when it failed at once
+ * (on_flushed has been called with the failure). */
+int lake_flush_async(lake *l, const char *topic, int32_t partition);
+
+/* Reports every finished flush through on_flushed, without waiting. */
+void lake_poll(lake *l);
+
+/* Waits for the partition's flush in flight (topic NULL: every flush) and
+ * reports it through on_flushed. */
+void lake_wait(lake *l, const char *topic, int32_t partition);
+
 /* The caller could not commit after a successful flush: the batch's
- * objects become leftovers to delete before the next flush. */
+ * objects become leftovers to delete before the next flush, and the
+ * partition's newer messages are discarded (it is read again). */
 void lake_commit_failed(lake *l, const char *topic, int32_t partition);
 
 /* Discards the partition's unflushed batch after a store error while
@@ -116,7 +149,8 @@ void lake_commit_failed(lake *l, const char *topic, int32_t partition);
  * empty. */
 int64_t lake_discard(lake *l, const char *topic, int32_t partition);
 
-/* Forgets a partition (revoked): its unflushed batch is discarded. */
+/* Forgets a partition (revoked): its flush in flight is waited for and
+ * reported; its unflushed batch is discarded. */
 void lake_forget(lake *l, const char *topic, int32_t partition);
 
 /* Calls fn for every partition with a batch due by time at now_ms (idle,

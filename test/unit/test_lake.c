@@ -1,6 +1,7 @@
-/* Unit tests for lib/lake: flushes over a store whose writes fail for some
- * objects (a directory store wrapped to fail the first write to partition
- * 1's data objects). */
+/* Unit tests for lib/lake: flushes on the committer thread (reported with
+ * the right offsets, newer messages kept apart) over a store whose writes
+ * or commits fail for partition 1's data objects (a directory store
+ * wrapped to fail the first of them). */
 #include "test/unit/check.h"
 
 #include <stdlib.h>
@@ -15,6 +16,7 @@ struct failing_store {
     store *inner;
     const char *fail_marker; /* the first write to a key containing it fails */
     int failures_left;
+    int commit_failures_left; /* the same for commits */
 };
 
 struct failing_writer {
@@ -57,6 +59,12 @@ static int failing_write(store_writer *writer, const void *data, size_t length, 
 static int failing_commit(store_writer *writer, tp_err *err)
 {
     struct failing_writer *w = (struct failing_writer *)writer;
+    if (w->fail && w->store->commit_failures_left > 0) {
+        w->store->commit_failures_left--;
+        w->ops->writer_abort(w->inner);
+        free(w);
+        return tp_err_set(err, TP_ERR_IO, "commit: injected failure");
+    }
     int rc = w->ops->writer_commit(w->inner, err);
     free(w);
     return rc;
@@ -132,6 +140,104 @@ static void add_ticks(lake *l, int32_t partition, int64_t first_offset, int coun
     }
 }
 
+struct flushed_call {
+    int calls;
+    int ok;
+    int32_t partition;
+    int64_t commit_offset, rewind_offset;
+};
+
+static void record_flushed(void *context, const char *topic, int32_t partition, int ok,
+                           int64_t commit_offset, int64_t rewind_offset, const tp_err *err)
+{
+    (void)topic;
+    (void)err;
+    struct flushed_call *call = context;
+    call->calls++;
+    call->ok = ok;
+    call->partition = partition;
+    call->commit_offset = commit_offset;
+    call->rewind_offset = rewind_offset;
+}
+
+/* A failing store over a new temporary directory (dir receives its path). */
+static struct failing_store *failing_store_new(char *dir, const char *marker)
+{
+    tp_err err;
+    CHECK(mkdtemp(dir) != NULL);
+    struct failing_store *f = calloc(1, sizeof *f);
+    f->inner = store_dir_open(dir, &err);
+    CHECK(f->inner != NULL);
+    f->base.ops = &failing_ops;
+    f->base.location = f->inner->location;
+    f->fail_marker = marker;
+    return f;
+}
+
+static lake *test_lake_new(store *s, lake_flushed_fn on_flushed, void *context)
+{
+    static const char *const fields[] = {"timestamp", NULL};
+    struct lake_options options = {.store = s,
+                                   .state_prefix = "_consume/g",
+                                   .partitioning = LAKE_PARTITION_DT,
+                                   .format = LAKE_FORMAT_JSONL,
+                                   .gzip_level = 1,
+                                   .time_fields = fields,
+                                   .flush_records = 1000000,
+                                   .flush_bytes = 1LL << 30,
+                                   .max_open_objects = 64,
+                                   .on_flushed = on_flushed,
+                                   .on_flushed_context = context};
+    tp_err err;
+    lake *l = lake_new(&options, &err);
+    CHECK(l != NULL);
+    return l;
+}
+
+static void remove_tree(const char *dir)
+{
+    char command[128];
+    snprintf(command, sizeof command, "rm -rf %s", dir);
+    CHECK(system(command) == 0);
+}
+
+/* A flush runs while newer messages are added; it reports the offset after
+ * its own batch; a flush that fails reports the batch's first offset and
+ * the newer messages are dropped too (they are read again from there). */
+static void test_async_flush(void)
+{
+    char dir[] = "/tmp/tickpipe-test-lake-XXXXXX";
+    struct failing_store *f = failing_store_new(dir, "t+1+");
+    f->commit_failures_left = 1;
+    struct flushed_call call = {0};
+    lake *l = test_lake_new(&f->base, record_flushed, &call);
+    add_ticks(l, 0, 0, 10);
+    CHECK_INT(lake_flush_async(l, "t", 0), 1);
+    add_ticks(l, 0, 10, 5); /* while the flush is in flight */
+    lake_wait(l, "t", 0);
+    CHECK_INT(call.calls, 1);
+    CHECK(call.ok && call.commit_offset == 10 && call.rewind_offset == 0);
+    CHECK_INT(lake_flush_async(l, "t", 0), 1);
+    lake_wait(l, NULL, 0);
+    CHECK(call.calls == 2 && call.ok && call.commit_offset == 15);
+    add_ticks(l, 1, 0, 10);
+    CHECK_INT(lake_flush_async(l, "t", 1), 1);
+    add_ticks(l, 1, 10, 5);
+    lake_wait(l, "t", 1);
+    CHECK(call.calls == 3 && !call.ok && call.partition == 1 && call.rewind_offset == 0);
+    CHECK_INT(lake_flush_async(l, "t", 1), 0); /* offsets 10-14 were dropped with it */
+    add_ticks(l, 1, 0, 15);                    /* read again */
+    CHECK_INT(lake_flush_async(l, "t", 1), 1);
+    lake_wait(l, NULL, 0);
+    CHECK(call.calls == 4 && call.ok && call.commit_offset == 15);
+    struct lake_stats stats;
+    lake_get_stats(l, &stats);
+    CHECK_INT(stats.objects, 3);
+    lake_free(l);
+    store_free(&f->base);
+    remove_tree(dir);
+}
+
 /* A write that fails on the compression thread for one partition's object
  * fails that partition's flush, not another partition's, and the object
  * never becomes visible. It used to be the first flush to wait that was
@@ -140,27 +246,10 @@ static void add_ticks(lake *l, int32_t partition, int64_t first_offset, int coun
 static void test_failed_write_fails_its_own_partition(void)
 {
     char dir[] = "/tmp/tickpipe-test-lake-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    tp_err err;
-    struct failing_store *f = calloc(1, sizeof *f);
-    f->inner = store_dir_open(dir, &err);
-    CHECK(f->inner != NULL);
-    f->base.ops = &failing_ops;
-    f->base.location = f->inner->location;
-    f->fail_marker = "t+1+";
+    struct failing_store *f = failing_store_new(dir, "t+1+");
     f->failures_left = 1; /* a transient failure: later writes succeed */
-    static const char *const fields[] = {"timestamp", NULL};
-    struct lake_options options = {.store = &f->base,
-                                   .state_prefix = "_consume/g",
-                                   .partitioning = LAKE_PARTITION_DT,
-                                   .format = LAKE_FORMAT_JSONL,
-                                   .gzip_level = 1,
-                                   .time_fields = fields,
-                                   .flush_records = 1000000,
-                                   .flush_bytes = 1LL << 30,
-                                   .max_open_objects = 64};
-    lake *l = lake_new(&options, &err);
-    CHECK(l != NULL);
+    tp_err err;
+    lake *l = test_lake_new(&f->base, NULL, NULL);
     add_ticks(l, 1, 0, 3000); /* > one 128 KiB chunk: compressed and written meanwhile */
     add_ticks(l, 0, 0, 10);
     int64_t commit = 0, rewind = 0;
@@ -174,13 +263,12 @@ static void test_failed_write_fails_its_own_partition(void)
     CHECK_INT(objects, 1); /* partition 0's object only */
     lake_free(l);
     store_free(&f->base);
-    char command[128];
-    snprintf(command, sizeof command, "rm -rf %s", dir);
-    CHECK(system(command) == 0);
+    remove_tree(dir);
 }
 
 int main(void)
 {
     RUN(test_failed_write_fails_its_own_partition);
+    RUN(test_async_flush);
     CHECK_EXIT();
 }
