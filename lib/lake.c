@@ -1081,7 +1081,8 @@ static int lake_flush_begin(lake *l, struct lake_batch *batch, tp_err *err)
         }
     }
     /* from here on nothing fails: the batch's content moves to the flush */
-    memcpy(flush->keys, batch->leftovers, batch->leftover_count * sizeof *flush->keys);
+    if (batch->leftover_count)
+        memcpy(flush->keys, batch->leftovers, batch->leftover_count * sizeof *flush->keys);
     flush->leftover_count = batch->leftover_count;
     flush->key_count = batch->leftover_count + batch->count;
     free(batch->leftovers);
