@@ -22,8 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *value = NULL, *reason = NULL;
     size_t value_length = 0;
     int matched = -1, multiline = 0;
-    int rc = json_scan_object(text, size, names, &value, &value_length, &matched, &multiline,
-                              &reason);
+    int rc =
+        json_scan_object(text, size, names, &value, &value_length, &matched, &multiline, &reason);
     if (rc < 0) {
         if (!reason)
             abort(); /* every rejection says why */
