@@ -16,6 +16,7 @@
 #include "aws/s3.h"
 #include "cmd/aws_options.h"
 #include "cmd/cmd.h"
+#include "lib/fs.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 
@@ -118,26 +119,6 @@ static int s3_cat(struct s3_command *c, int count, char **urls)
     return CMD_EXIT_OK;
 }
 
-static int s3_make_parents(const char *path, tp_err *err)
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
-    for (char *p = copy + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(copy, 0777) < 0 && errno != EEXIST) {
-            tp_err_set(err, TP_ERR_IO, "cannot create directory %s: %s", copy, strerror(errno));
-            free(copy);
-            return -1;
-        }
-        *p = '/';
-    }
-    free(copy);
-    return 0;
-}
-
 /* Downloads into a temporary file renamed into place, so a failed copy
  * never leaves a truncated file under the final name. */
 static int s3_download(struct s3_command *c, const char *bucket, const char *key, const char *path,
@@ -149,7 +130,7 @@ static int s3_download(struct s3_command *c, const char *bucket, const char *key
             return -1;
         return fflush(stdout) == 0 ? 0 : tp_err_set(err, TP_ERR_IO, "writing stdout");
     }
-    if (s3_make_parents(path, err) < 0)
+    if (fs_make_parents(path, 0, err) < 0)
         return -1;
     buf tmp = BUF_INIT;
     buf_printf(&tmp, "%s.tickpipe-part", path);

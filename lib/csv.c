@@ -402,3 +402,22 @@ void csv_saved_record_free(csv_saved_record *saved)
     free(saved->text);
     free(saved);
 }
+
+int csv_append_field(buf *out, const char *text, size_t length)
+{
+    if (!text)
+        return 0;
+    int quote = length == 0 || memchr(text, ',', length) || memchr(text, '"', length) ||
+                memchr(text, '\n', length) || memchr(text, '\r', length);
+    if (!quote)
+        return buf_append(out, text, length);
+    if (buf_reserve(out, length * 2 + 2) < 0)
+        return -1;
+    buf_append_char(out, '"');
+    for (size_t i = 0; i < length; i++) {
+        if (text[i] == '"')
+            buf_append_char(out, '"');
+        buf_append_char(out, text[i]);
+    }
+    return buf_append_char(out, '"');
+}

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/buf.h"
 #include "lib/err.h"
 
 typedef struct csv_reader csv_reader;
@@ -57,6 +58,11 @@ long long csv_reader_position(const csv_reader *reader);
 long long csv_reader_line(const csv_reader *reader);
 
 void csv_reader_free(csv_reader *reader);
+
+/* Appends one field as RFC 4180 CSV: quoted (quotes doubled) when it
+ * holds a comma, quote, CR or LF, or is empty, so an empty string differs
+ * from a missing value (text NULL), which writes nothing. Returns 0 or -1. */
+int csv_append_field(buf *out, const char *text, size_t length);
 
 /* An owned copy of a record, for look-ahead (e.g. learning column types
  * before streaming). */

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "lib/buf.h"
+#include "lib/csv.h"
 #include "lib/gzip.h"
 #include "lib/json.h"
 #include "lib/log.h"
@@ -783,25 +784,6 @@ static const char *lake_suffix(const lake *l)
     return l->gzip ? ".jsonl.gz" : ".jsonl";
 }
 
-/* Appends a CSV field (quoted when needed). */
-static void lake_csv_field(buf *out, const char *text, size_t length)
-{
-    if (length && !memchr(text, ',', length) && !memchr(text, '"', length) &&
-        !memchr(text, '\n', length) && !memchr(text, '\r', length)) {
-        buf_append(out, text, length);
-        return;
-    }
-    if (!length)
-        return;
-    buf_append_char(out, '"');
-    for (size_t i = 0; i < length; i++) {
-        if (text[i] == '"')
-            buf_append_char(out, '"');
-        buf_append_char(out, text[i]);
-    }
-    buf_append_char(out, '"');
-}
-
 /* Renders a JSON object as a CSV row into l->line; *columns receives the
  * member names joined by commas (the header). Returns 0 or -1. */
 static int lake_csv_row(lake *l, const char *text, size_t length, buf *columns)
@@ -821,13 +803,13 @@ static int lake_csv_row(lake *l, const char *text, size_t length, buf *columns)
             buf_append_char(columns, ',');
         }
         first = 0;
-        lake_csv_field(columns, member->string, strlen(member->string));
+        csv_append_field(columns, member->string, strlen(member->string));
         if (cJSON_IsString(member)) {
-            lake_csv_field(&l->line, member->valuestring, strlen(member->valuestring));
+            csv_append_field(&l->line, member->valuestring, strlen(member->valuestring));
         } else if (!cJSON_IsNull(member)) {
             char *rendered = cJSON_PrintUnformatted(member);
             if (rendered)
-                lake_csv_field(&l->line, rendered, strlen(rendered));
+                csv_append_field(&l->line, rendered, strlen(rendered));
             free(rendered);
         }
     }

@@ -5,6 +5,7 @@
  * with explicit columns (DuckDB's schema detection costs ~60% more CPU)
  * and Hive partition values taken from the object paths.
  */
+#include "lib/fs.h"
 #include "lib/query_duckdb_table.h"
 
 #include <ctype.h>
@@ -690,26 +691,6 @@ static int duckdb_mirror_write(const void *data, size_t length, void *context)
     return fwrite(data, 1, length, context) == length ? 0 : 1;
 }
 
-static int duckdb_make_parents(const char *path, tp_err *err)
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
-    for (char *p = copy + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(copy, 0755) != 0 && errno != EEXIST) {
-            tp_err_set(err, TP_ERR_IO, "mirror folder %s: %s", copy, strerror(errno));
-            free(copy);
-            return -1;
-        }
-        *p = '/';
-    }
-    free(copy);
-    return 0;
-}
-
 /* Writes text to path through a temporary file and a rename. */
 static int duckdb_mirror_replace(const struct duckdb_object *o, const char *path, const char *text,
                                  store *lake, tp_err *err)
@@ -746,7 +727,7 @@ int duckdb_table_fetch(const struct duckdb_table *table, const size_t *indexes, 
         char *etag_path = duckdb_mirror_side(o->path, ".etag");
         if (!duckdb_mirror_is_current(o, etag_path)) {
             /* the bytes first, then the etag that vouches for them */
-            rc = duckdb_make_parents(o->path, err);
+            rc = fs_make_parents(o->path, 0, err);
             if (rc == 0)
                 rc = duckdb_mirror_replace(o, o->path, NULL, table->lake, err);
             if (rc == 0)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "lib/buf.h"
+#include "lib/csv.h"
 #include "lib/json.h"
 
 #define RESULT_NULL_LENGTH SIZE_MAX
@@ -245,25 +246,6 @@ static int result_table_row(result_writer *w, const struct query_value *values, 
 
 /* ---- csv -------------------------------------------------------------- */
 
-static void result_csv_field(buf *out, const char *text, size_t length)
-{
-    if (!text)
-        return;
-    int quote = length == 0 || memchr(text, ',', length) || memchr(text, '"', length) ||
-                memchr(text, '\n', length) || memchr(text, '\r', length);
-    if (!quote) {
-        buf_append(out, text, length);
-        return;
-    }
-    buf_append_char(out, '"');
-    for (size_t i = 0; i < length; i++) {
-        if (text[i] == '"')
-            buf_append_char(out, '"');
-        buf_append_char(out, text[i]);
-    }
-    buf_append_char(out, '"');
-}
-
 /* ---- json ------------------------------------------------------------- */
 
 static void result_json_value(buf *out, const struct query_column *column,
@@ -315,7 +297,7 @@ static int result_begin(void *context, const struct query_column *columns, size_
         for (size_t i = 0; i < count; i++) {
             if (i)
                 buf_append_char(&w->line, ',');
-            result_csv_field(&w->line, w->columns[i].name, strlen(w->columns[i].name));
+            csv_append_field(&w->line, w->columns[i].name, strlen(w->columns[i].name));
         }
         buf_append_str(&w->line, "\r\n");
         return result_flush_line(w, err);
@@ -336,7 +318,7 @@ static int result_row(void *context, const struct query_value *values, size_t co
         for (size_t i = 0; i < count; i++) {
             if (i)
                 buf_append_char(&w->line, ',');
-            result_csv_field(&w->line, values[i].text, values[i].length);
+            csv_append_field(&w->line, values[i].text, values[i].length);
         }
         buf_append_str(&w->line, "\r\n");
         break;

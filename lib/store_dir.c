@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "lib/buf.h"
+#include "lib/fs.h"
 
 struct store_dir {
     store base;
@@ -39,43 +40,6 @@ static char *store_dir_path(const struct store_dir *dir, const char *key)
     if (buf_printf(&path, "%s/%s", dir->root, key) < 0)
         return NULL;
     return buf_detach(&path);
-}
-
-static int store_dir_fsync_path(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-/* mkdir -p for the directories of path (not the last component); each new
- * directory's parent is fsynced so the new entry survives a crash. */
-static int store_dir_make_parents(const char *path, tp_err *err)
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
-    for (char *slash = strchr(copy + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-        *slash = '\0';
-        if (mkdir(copy, 0755) == 0) {
-            char *parent_end = strrchr(copy, '/');
-            if (parent_end && parent_end != copy) {
-                *parent_end = '\0';
-                store_dir_fsync_path(copy);
-                *parent_end = '/';
-            }
-        } else if (errno != EEXIST) {
-            tp_err_set(err, TP_ERR_IO, "mkdir %s: %s", copy, strerror(errno));
-            free(copy);
-            return -1;
-        }
-        *slash = '/';
-    }
-    free(copy);
-    return 0;
 }
 
 static int store_dir_key_ok(const char *key, tp_err *err)
@@ -109,7 +73,7 @@ static store_writer *store_dir_writer_open(store *s, const char *key, enum store
     buf_printf(&temp, "%.*s/.%s.tmp-%d-%u", (int)(slash - w->final_path), w->final_path, slash + 1,
                (int)getpid(), __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
     w->temp_path = buf_detach(&temp);
-    if (store_dir_make_parents(w->final_path, err) < 0)
+    if (fs_make_parents(w->final_path, 1, err) < 0)
         goto fail;
     w->fd = open(w->temp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (w->fd < 0) {
@@ -184,7 +148,7 @@ static int store_dir_writer_commit(store_writer *w, tp_err *err)
     }
     char *slash = strrchr(w->final_path, '/');
     *slash = '\0';
-    rc = store_dir_fsync_path(w->final_path);
+    rc = fs_sync_directory(w->final_path);
     *slash = '/';
     if (rc < 0) {
         tp_err_set(err, TP_ERR_IO, "fsync directory of %s: %s", w->final_path, strerror(errno));

@@ -186,6 +186,36 @@ static void test_large_input_constant_buffer(void)
     buf_free(&text);
 }
 
+static void test_append_field_quotes_only_when_needed(void)
+{
+    buf out = BUF_INIT;
+    csv_append_field(&out, "plain", 5);
+    buf_append_char(&out, '|');
+    csv_append_field(&out, "a,b", 3);
+    buf_append_char(&out, '|');
+    csv_append_field(&out, "say \"hi\"", 8);
+    buf_append_char(&out, '|');
+    csv_append_field(&out, "two\nlines", 9);
+    buf_append_char(&out, '|');
+    csv_append_field(&out, "", 0);
+    buf_append_char(&out, '|');
+    csv_append_field(&out, NULL, 0);
+    CHECK_STR(out.data, "plain|\"a,b\"|\"say \"\"hi\"\"\"|\"two\nlines\"|\"\"|");
+    /* what the writer writes, the reader reads back */
+    int fd = memfd_with(out.data, out.len);
+    struct csv_options options = {.delimiter = '|'};
+    tp_err err;
+    csv_reader *reader = csv_reader_new(fd, &options, &err);
+    csv_record record;
+    CHECK_INT(csv_reader_next(reader, &record, &err), 1);
+    CHECK_INT(record.count, 6);
+    CHECK_STR(record.fields[2], "say \"hi\"");
+    CHECK_STR(record.fields[3], "two\nlines");
+    csv_reader_free(reader);
+    close(fd);
+    buf_free(&out);
+}
+
 int main(void)
 {
     RUN(test_plain_records);
@@ -197,5 +227,6 @@ int main(void)
     RUN(test_offsets_and_seek);
     RUN(test_embedded_nul_keeps_length);
     RUN(test_large_input_constant_buffer);
+    RUN(test_append_field_quotes_only_when_needed);
     CHECK_EXIT();
 }
