@@ -21,7 +21,7 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -I. -DTICKPIPE_VERSION='"$(VERSION)"' $(WAR
 # shared copy; one OpenSSL per process), cJSON (no static archive), sasl2
 # (loads its mechanisms as plugins at run time).
 STATIC_LIBS := -lrdkafka -llz4 -lzstd -ldeflate -lexpat -lz
-DYNAMIC_LIBS := -lcurl -lsasl2 -lssl -lcrypto -lcjson -lm -ldl -lpthread -lrt
+DYNAMIC_LIBS := -lsasl2 -lssl -lcrypto -lcjson -lm -ldl -lpthread -lrt
 LDLIBS := -Wl,-Bstatic $(STATIC_LIBS) -Wl,-Bdynamic $(DYNAMIC_LIBS)
 
 SRC := $(sort $(wildcard lib/*.c aws/*.c kafka/*.c cmd/*.c))

@@ -8,7 +8,6 @@
 #include "aws/http.h"
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "aws/creds.h"
+#include "aws/curl_api.h"
 #include "aws/xml.h"
 #include "lib/log.h"
 
@@ -30,6 +30,9 @@ struct http_client {
     long skew_seconds;
     unsigned int seed;
 };
+
+/* libcurl's functions, loaded by the first http_client_new. */
+static const struct curl_api *http_curl;
 
 struct http_attempt {
     const struct http_request *request;
@@ -60,16 +63,10 @@ static long http_env_long(const char *name, long fallback)
 
 struct http_client *http_client_new(const struct http_client_options *options, tp_err *err)
 {
-    static int curl_ready;
-    if (!curl_ready) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-            tp_err_set(err, TP_ERR_INTERNAL, "cannot initialise libcurl");
-            return NULL;
-        }
-        curl_ready = 1;
-    }
+    if (!(http_curl = curl_api_get(err)))
+        return NULL;
     struct http_client *client = calloc(1, sizeof *client);
-    if (!client || !(client->curl = curl_easy_init())) {
+    if (!client || !(client->curl = http_curl->easy_init())) {
         free(client);
         tp_err_set(err, TP_ERR_INTERNAL, "cannot create an HTTP client: out of memory");
         return NULL;
@@ -97,7 +94,7 @@ void http_client_free(struct http_client *client)
 {
     if (!client)
         return;
-    curl_easy_cleanup(client->curl);
+    http_curl->easy_cleanup(client->curl);
     free(client);
 }
 
@@ -178,7 +175,7 @@ static size_t http_on_body(char *data, size_t size, size_t count, void *context)
     struct http_attempt *a = context;
     size_t len = size * count;
     long status = 0;
-    curl_easy_getinfo(a->curl, CURLINFO_RESPONSE_CODE, &status);
+    http_curl->easy_getinfo(a->curl, CURLINFO_RESPONSE_CODE, &status);
     const struct http_request *r = a->request;
     if (r->sink && status >= 200 && status < 300) {
         if (r->sink(r->sink_context, data, len, a->err) < 0) {
@@ -432,44 +429,44 @@ static CURLcode http_perform(struct http_client *client, struct http_attempt *a,
 {
     const struct http_request *r = a->request;
     CURL *curl = client->curl;
-    curl_easy_reset(curl);
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+    http_curl->easy_reset(curl);
+    http_curl->easy_setopt(curl, CURLOPT_URL, url);
+    http_curl->easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    http_curl->easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+    http_curl->easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
     const char *bundle = getenv("AWS_CA_BUNDLE");
     if (bundle && *bundle)
-        curl_easy_setopt(curl, CURLOPT_CAINFO, bundle);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "tickpipe/" TICKPIPE_VERSION);
+        http_curl->easy_setopt(curl, CURLOPT_CAINFO, bundle);
+    http_curl->easy_setopt(curl, CURLOPT_USERAGENT, "tickpipe/" TICKPIPE_VERSION);
     long connect_ms =
         r->connect_timeout_ms ? r->connect_timeout_ms : client->options.connect_timeout_ms;
     long idle_ms = r->idle_timeout_ms ? r->idle_timeout_ms : client->options.idle_timeout_ms;
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    http_curl->easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     a->idle_ms = idle_ms;
     clock_gettime(CLOCK_MONOTONIC, &a->last_progress);
-    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, http_on_progress);
-    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, a);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, http_on_header);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, a);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, http_on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, a);
+    http_curl->easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    http_curl->easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, http_on_progress);
+    http_curl->easy_setopt(curl, CURLOPT_XFERINFODATA, a);
+    http_curl->easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    http_curl->easy_setopt(curl, CURLOPT_HEADERFUNCTION, http_on_header);
+    http_curl->easy_setopt(curl, CURLOPT_HEADERDATA, a);
+    http_curl->easy_setopt(curl, CURLOPT_WRITEFUNCTION, http_on_body);
+    http_curl->easy_setopt(curl, CURLOPT_WRITEDATA, a);
     if (strcmp(r->method, "HEAD") == 0) {
-        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+        http_curl->easy_setopt(curl, CURLOPT_NOBODY, 1L);
     } else if (strcmp(r->method, "PUT") == 0 || strcmp(r->method, "POST") == 0) {
-        curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_len);
-        curl_easy_setopt(curl, CURLOPT_READFUNCTION, http_on_read);
-        curl_easy_setopt(curl, CURLOPT_READDATA, a);
-        curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, http_on_seek);
-        curl_easy_setopt(curl, CURLOPT_SEEKDATA, a);
-        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, r->method);
+        http_curl->easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+        http_curl->easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_len);
+        http_curl->easy_setopt(curl, CURLOPT_READFUNCTION, http_on_read);
+        http_curl->easy_setopt(curl, CURLOPT_READDATA, a);
+        http_curl->easy_setopt(curl, CURLOPT_SEEKFUNCTION, http_on_seek);
+        http_curl->easy_setopt(curl, CURLOPT_SEEKDATA, a);
+        http_curl->easy_setopt(curl, CURLOPT_CUSTOMREQUEST, r->method);
     } else if (strcmp(r->method, "GET") != 0) {
-        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, r->method);
+        http_curl->easy_setopt(curl, CURLOPT_CUSTOMREQUEST, r->method);
     }
-    CURLcode rc = curl_easy_perform(curl);
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &a->response->status);
+    CURLcode rc = http_curl->easy_perform(curl);
+    http_curl->easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &a->response->status);
     return rc;
 }
 
@@ -516,14 +513,14 @@ static int http_build_headers(struct http_client *client, const struct http_requ
             rc = -1;
             break;
         }
-        struct curl_slist *next = curl_slist_append(list, line.data);
+        struct curl_slist *next = http_curl->slist_append(list, line.data);
         if (!next)
             rc = -1;
         else
             list = next;
     }
     /* No "Expect: 100-continue" round trip; no default Content-Type. */
-    struct curl_slist *next = rc == 0 ? curl_slist_append(list, "Expect:") : NULL;
+    struct curl_slist *next = rc == 0 ? http_curl->slist_append(list, "Expect:") : NULL;
     if (next)
         list = next;
     else
@@ -533,7 +530,7 @@ static int http_build_headers(struct http_client *client, const struct http_requ
     buf_free(&line);
     sigv4_result_free(&signing);
     if (rc < 0) {
-        curl_slist_free_all(list);
+        http_curl->slist_free_all(list);
         return tp_err_set(err, TP_ERR_INTERNAL, "%s: out of memory", r->operation);
     }
     *out = list;
@@ -614,7 +611,7 @@ int http_send(struct http_client *client, const struct http_request *r,
         log_debug("%s %s (%s, attempt %d of %d)", r->method, url.data, r->operation, attempt,
                   max_attempts);
         CURLcode rc = http_perform(client, &a, url.data, headers);
-        curl_slist_free_all(headers);
+        http_curl->slist_free_all(headers);
         if (a.sink_failed)
             break;
         if (a.stopped) {
@@ -626,7 +623,7 @@ int http_send(struct http_client *client, const struct http_request *r,
             if (a.timed_out)
                 snprintf(why, sizeof why, "no data moved for %ld ms", a.idle_ms);
             else
-                snprintf(why, sizeof why, "%s", curl_easy_strerror(rc));
+                snprintf(why, sizeof why, "%s", http_curl->easy_strerror(rc));
             int retryable = http_is_retryable_curl(rc) || a.timed_out;
             if (!retryable || a.delivered || attempt >= max_attempts) {
                 tp_err_set(err, TP_ERR_NETWORK, "%s %s: %s: %s (after %d attempt%s)", r->operation,
@@ -649,7 +646,7 @@ int http_send(struct http_client *client, const struct http_request *r,
             char date[128];
             if (http_is_clock_skew(response) && !skew_retried &&
                 http_response_header(response, "Date", date, sizeof date) == 0) {
-                time_t server = curl_getdate(date, NULL);
+                time_t server = http_curl->getdate(date, NULL);
                 if (server > 0) {
                     client->skew_seconds = (long)(server - time(NULL));
                     skew_retried = 1;
@@ -681,4 +678,9 @@ int http_send(struct http_client *client, const struct http_request *r,
     }
     buf_free(&url);
     return result;
+}
+
+time_t http_parse_date(const char *text)
+{
+    return http_curl ? http_curl->getdate(text, NULL) : -1;
 }

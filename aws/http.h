@@ -50,6 +50,9 @@ void http_client_free(struct http_client *client);
 long http_client_clock_skew(const struct http_client *client);
 /* The current time corrected by the learned skew. */
 time_t http_client_now(const struct http_client *client);
+/* Seconds since the epoch of an HTTP date ("Sun, 06 Nov 1994 08:49:37
+ * GMT"), or -1; after the first http_client_new. */
+time_t http_parse_date(const char *text);
 
 /* Receives the body of a successful response as it arrives; returns 0 to
  * go on, -1 to abort (the request then fails with the tp_err it filled). */

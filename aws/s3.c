@@ -7,7 +7,6 @@
  */
 #include "aws/s3.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -528,7 +527,7 @@ int s3_head_object(struct s3_client *s3, const char *bucket, const char *key,
         if (http_response_header(&response, "Content-Length", value, sizeof value) == 0)
             info->size = strtoull(value, NULL, 10);
         if (http_response_header(&response, "Last-Modified", value, sizeof value) == 0)
-            info->last_modified = (int64_t)curl_getdate(value, NULL);
+            info->last_modified = (int64_t)http_parse_date(value);
         http_response_header(&response, "ETag", info->etag, sizeof info->etag);
         http_response_header(&response, "Content-Type", info->content_type,
                              sizeof info->content_type);

@@ -42,6 +42,7 @@ struct query_duckdb {
     _Atomic(duckdb_connection) connection;
     atomic_int cancelled;
     int locked;
+    unsigned macros_created; /* bit i: duckdb_macros[i] exists */
     int cache_checked;
     int cache_attached;
     struct duckdb_table **tables; /* those with a view */
@@ -49,19 +50,24 @@ struct query_duckdb {
     buf stale; /* comma-separated tables the cache does not fully hold */
 };
 
-/* Trino functions that DuckDB lacks or names differently. */
-static const char duckdb_macros[] =
-    "CREATE TEMP MACRO regexp_like(s, p) AS regexp_matches(s, p);"
-    "CREATE TEMP MACRO from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ);"
-    "CREATE TEMP MACRO from_iso8601_date(s) AS CAST(s AS DATE);"
-    "CREATE TEMP MACRO to_unixtime(t) AS epoch(t);"
-    "CREATE TEMP MACRO from_unixtime(x) AS to_timestamp(x);"
-    "CREATE TEMP MACRO approx_percentile(x, p) AS quantile_disc(x, p);"
-    "CREATE TEMP MACRO approx_distinct(x) AS approx_count_distinct(x);"
-    "CREATE TEMP MACRO day_of_week(t) AS isodow(t);"
-    "CREATE TEMP MACRO day_of_year(t) AS dayofyear(t);"
-    "CREATE TEMP MACRO date_format(t, f) AS strftime(t, "
-    " tickpipe_mysql_format(f));";
+/* Trino functions that DuckDB lacks or names differently. Each is created
+ * only when a statement names it: parsing them all costs ~10 ms a process. */
+static const struct {
+    const char *name;
+    const char *sql; /* NULL: date_format, built by duckdb_date_format_macros */
+} duckdb_macros[] = {
+    {"regexp_like", "CREATE TEMP MACRO regexp_like(s, p) AS regexp_matches(s, p);"},
+    {"from_iso8601_timestamp",
+     "CREATE TEMP MACRO from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ);"},
+    {"from_iso8601_date", "CREATE TEMP MACRO from_iso8601_date(s) AS CAST(s AS DATE);"},
+    {"to_unixtime", "CREATE TEMP MACRO to_unixtime(t) AS epoch(t);"},
+    {"from_unixtime", "CREATE TEMP MACRO from_unixtime(x) AS to_timestamp(x);"},
+    {"approx_percentile", "CREATE TEMP MACRO approx_percentile(x, p) AS quantile_disc(x, p);"},
+    {"approx_distinct", "CREATE TEMP MACRO approx_distinct(x) AS approx_count_distinct(x);"},
+    {"day_of_week", "CREATE TEMP MACRO day_of_week(t) AS isodow(t);"},
+    {"day_of_year", "CREATE TEMP MACRO day_of_year(t) AS dayofyear(t);"},
+    {"date_format", NULL},
+};
 
 /* Trino's date_format takes MySQL specifiers; strftime's differ
  * (MySQL %i is strftime %M, MySQL %M is strftime %B). */
@@ -78,7 +84,7 @@ static const struct {
 /* The macro tickpipe_mysql_format(f): each MySQL specifier becomes a
  * \x01-tagged letter first, then its strftime form, so none is rewritten
  * twice; %% is kept aside as \x02. */
-static void duckdb_mysql_format_macro(buf *sql)
+static void duckdb_date_format_macros(buf *sql)
 {
     size_t count = sizeof duckdb_mysql_specifiers / sizeof *duckdb_mysql_specifiers;
     buf_append_str(sql, "CREATE TEMP MACRO tickpipe_mysql_format(f) AS ");
@@ -94,6 +100,36 @@ static void duckdb_mysql_format_macro(buf *sql)
         buf_append_char(sql, ')');
     }
     buf_append_str(sql, ", chr(2), '%%');");
+    buf_append_str(sql, "CREATE TEMP MACRO date_format(t, f) AS strftime(t, "
+                        "tickpipe_mysql_format(f));");
+}
+
+/* Creates the macros the statement names that this session lacks. */
+static int duckdb_create_macros(struct query_duckdb *e, const char *statement, tp_err *err)
+{
+    size_t count = sizeof duckdb_macros / sizeof *duckdb_macros;
+    buf sql = BUF_INIT;
+    struct sql_lexer lexer;
+    struct sql_token token;
+    sql_lexer_init(&lexer, statement, strlen(statement));
+    enum sql_token_type type;
+    while ((type = sql_lexer_next(&lexer, &token)) != SQL_TOKEN_END && type != SQL_TOKEN_ERROR) {
+        if (type != SQL_TOKEN_WORD)
+            continue;
+        for (size_t i = 0; i < count; i++) {
+            if (e->macros_created & (1u << i) ||
+                !sql_token_is_word(&lexer, &token, duckdb_macros[i].name))
+                continue;
+            e->macros_created |= 1u << i;
+            if (duckdb_macros[i].sql)
+                buf_append_str(&sql, duckdb_macros[i].sql);
+            else
+                duckdb_date_format_macros(&sql);
+        }
+    }
+    int rc = sql.len ? duckdb_exec(&e->api, atomic_load(&e->connection), sql.data, err) : 0;
+    buf_free(&sql);
+    return rc < 0 ? tp_err_prefix(err, "DuckDB setup") : 0;
 }
 
 /* ---- opening DuckDB ------------------------------------------------------ */
@@ -134,8 +170,6 @@ static int duckdb_engine_open(struct query_duckdb *e, tp_err *err)
     buf_append_str(&setup, "; USE ");
     duckdb_quote_identifier(&setup, e->database);
     buf_append_str(&setup, ";");
-    duckdb_mysql_format_macro(&setup);
-    buf_append_str(&setup, duckdb_macros);
     int rc = duckdb_exec(&e->api, connection, setup.data, err);
     buf_free(&setup);
     if (rc < 0)
@@ -624,7 +658,8 @@ static int duckdb_engine_run_query(struct query_duckdb *e, const char *sql,
                                    const struct query_sink *sink, struct query_stats *stats,
                                    int64_t started, tp_err *err)
 {
-    if (duckdb_engine_open(e, err) < 0)
+    /* the macros first: DuckDB's table names come from binding the query */
+    if (duckdb_engine_open(e, err) < 0 || duckdb_create_macros(e, sql, err) < 0)
         return -1;
     log_debug("DuckDB %s loaded and opened in %.1f ms", e->api.library_version(),
               (double)(clock_monotonic_ns() - started) / 1e6);

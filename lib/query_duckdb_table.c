@@ -657,7 +657,7 @@ void duckdb_table_reader_sql(const struct duckdb_table *table, const size_t *ind
     }
     buf_printf(sql, "], %s, compression='%s'%s)", table->options,
                gzip == count ? "gzip"
-               : gzip == 0   ? "none"
+               : gzip == 0   ? "uncompressed"
                              : "auto_detect",
                object_column ? ", filename=true" : "");
 }
