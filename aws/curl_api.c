@@ -15,7 +15,10 @@ static struct curl_api curl_table;
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static char curl_failure[512]; /* empty when loaded */
 
-#define CURL_SYMBOL(field, name) {(void **)&curl_table.field, name}
+#define CURL_SYMBOL(field, name)                                                                   \
+    {                                                                                              \
+        (void **)&curl_table.field, name                                                           \
+    }
 
 static void curl_api_load(void)
 {

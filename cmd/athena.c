@@ -28,6 +28,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/query.h"
+#include "lib/query_server.h"
 #include "lib/result_format.h"
 #include "lib/store.h"
 
@@ -48,6 +49,10 @@ struct athena_settings {
     const char *output_location;
     const char *data_catalog;
     const char *catalog_kind;
+    const char *server;
+    long long server_idle;
+    int serve;
+    int stop_server;
     struct cmd_aws_options aws;
 };
 
@@ -161,10 +166,11 @@ static void athena_arg(char **args, int *count, const char *name, const char *va
     args[(*count)++] = (char *)value;
 }
 
-/* Starts `tickpipe athena --refresh-cache TABLES` on the same lake and
- * catalog in its own session, with no terminal, and does not wait for it. */
-static void athena_spawn_refresh(const struct athena_settings *settings, const char *lake_root,
-                                 const char *tables)
+/* Starts `tickpipe athena <what> [value]` (--refresh-cache TABLES or
+ * --serve) on the same lake and catalog in its own session, with no
+ * terminal, and does not wait for it. */
+static void athena_spawn(const struct athena_settings *settings, const char *lake_root,
+                         const char *what, const char *value)
 {
     char self[PATH_MAX];
     ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -175,8 +181,14 @@ static void athena_spawn_refresh(const struct athena_settings *settings, const c
     int count = 0;
     args[count++] = "tickpipe";
     args[count++] = "athena";
-    athena_arg(args, &count, "--refresh-cache", tables);
+    args[count++] = (char *)what;
+    if (value)
+        args[count++] = (char *)value;
     athena_arg(args, &count, "--database", settings->database);
+    athena_arg(args, &count, "--duckdb-lib", settings->duckdb_library);
+    char idle[32];
+    snprintf(idle, sizeof idle, "%lld", settings->server_idle);
+    athena_arg(args, &count, "--server-idle", idle);
     if (settings->bucket) {
         athena_arg(args, &count, "--bucket", settings->bucket);
         athena_arg(args, &count, "--engine", "local");
@@ -205,7 +217,8 @@ static void athena_spawn_refresh(const struct athena_settings *settings, const c
     pid_t pid;
     extern char **environ;
     if (posix_spawn(&pid, self, &actions, &attributes, args, environ) == 0)
-        log_info("refreshing the cache of %s in the background (pid %d)", tables, (int)pid);
+        log_info("started `tickpipe athena %s%s%s` in the background (pid %d)", what,
+                 value ? " " : "", value ? value : "", (int)pid);
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attributes);
 }
@@ -264,7 +277,23 @@ struct athena_run {
     catalog *catalog;
     query_engine *engine;
     enum query_cache_mode cache;
+    char *server_path; /* the resident engine's socket, or NULL */
+    char *server_key;
 };
+
+/* --serve: the resident engine of this lake (lib/query_server.h). */
+static int athena_serve(struct athena_run *run, tp_err *err)
+{
+    if (!run->server_path)
+        return tp_err_set(err, TP_ERR_USAGE,
+                          "--serve: no private directory for the socket, "
+                          "or the lake is on S3");
+    cmd_install_stop_handlers();
+    signal(SIGPIPE, SIG_IGN);
+    return query_server_serve(run->engine, run->server_path, run->server_key,
+                              (int)run->settings->server_idle, run->lake_root, &cmd_stop_requested,
+                              err);
+}
 
 /* Where an S3 lake's objects are copied and its caches kept:
  * $TICKPIPE_CACHE_DIR, else $XDG_CACHE_HOME/tickpipe, else ~/.cache/tickpipe,
@@ -335,7 +364,19 @@ static int athena_open_local(struct athena_run *run, int glue, tp_err *err)
     struct query_duckdb_options options = {
         run->lake.store,    settings->bucket,         run->lake_root, run->catalog,
         settings->database, settings->duckdb_library, run->cache,     NULL};
+    /* a resident engine, for lake directories only (an S3 lake's would
+     * need this process's credentials) */
+    char *key = NULL, *path = NULL;
+    int resident =
+        !settings->bucket && !settings->refresh_cache &&
+        (settings->serve || settings->stop_server || strcmp(settings->server, "auto") == 0);
+    if (resident && query_server_address(&options, &key, &path) < 0)
+        log_info("no private directory for a query server socket: queries run here");
+    options.server_path = settings->serve || settings->stop_server ? NULL : path;
+    options.server_key = key;
     run->engine = query_duckdb_open(&options, err);
+    run->server_path = path;
+    run->server_key = key;
     return run->engine ? 0 : -1;
 }
 
@@ -413,8 +454,10 @@ static int athena_query(struct athena_run *run, const char *sql, tp_err *err)
         strcmp(run->engine->ops->name, "local") == 0) {
         char *stale = query_duckdb_stale_tables(run->engine);
         if (stale)
-            athena_spawn_refresh(settings, run->lake_root, stale);
+            athena_spawn(settings, run->lake_root, "--refresh-cache", stale);
         free(stale);
+        if (query_duckdb_server_wanted(run->engine))
+            athena_spawn(settings, run->lake_root, "--serve", NULL);
     }
     return 0;
 }
@@ -444,6 +487,19 @@ int cmd_athena(int argc, char **argv)
          "auto|sync|off"},
         {"refresh-cache", 0, OPT_STRING, &settings.refresh_cache, "TABLE,...", NULL, NULL,
          "bring the local cache of these tables up to date and exit (no query)", NULL},
+        {"server", 0, OPT_CHOICE, &settings.server, "MODE", "auto", "TICKPIPE_QUERY_SERVER",
+         "local engine on a lake directory: auto (hand queries to the lake's resident engine, "
+         "start one after a query if none runs) or off",
+         "auto|off"},
+        {"server-idle", 0, OPT_INT, &settings.server_idle, "SECONDS", "600",
+         "TICKPIPE_QUERY_SERVER_IDLE", "the resident engine exits after this long without a query",
+         NULL},
+        {"serve", 0, OPT_FLAG, &settings.serve, NULL, NULL, NULL,
+         "be the resident engine of the lake (auto starts it; exits when idle or the lake is "
+         "gone)",
+         NULL},
+        {"stop-server", 0, OPT_FLAG, &settings.stop_server, NULL, NULL, NULL,
+         "stop the lake's resident engine, if one runs, and exit", NULL},
         {"duckdb-lib", 0, OPT_STRING, &settings.duckdb_library, "FILE", NULL, "TICKPIPE_DUCKDB_LIB",
          "libduckdb.so to use (default: next to tickpipe, deps/duckdb)", NULL},
         {"workgroup", 0, OPT_STRING, &settings.workgroup, "NAME", "primary",
@@ -491,11 +547,19 @@ int cmd_athena(int argc, char **argv)
     int on_athena = strcmp(engine, "athena") == 0;
     if (on_athena && settings.refresh_cache)
         return cmd_usage_error("--refresh-cache is for the local engine");
+    int service = settings.serve + settings.stop_server + (settings.refresh_cache != NULL);
+    if (service > 1)
+        return cmd_usage_error("--serve, --stop-server and --refresh-cache exclude each other");
+    if (service && npositional)
+        return cmd_usage_error("--refresh-cache, --serve and --stop-server take no query");
+    if ((settings.serve || settings.stop_server) && (on_athena || settings.bucket))
+        return cmd_usage_error("--serve and --stop-server are for the local engine on a lake "
+                               "directory");
+    if (settings.server_idle <= 0)
+        return cmd_usage_error("--server-idle must be at least 1 second");
     char *sql = NULL;
-    if (!settings.refresh_cache && athena_read_sql(&settings, npositional, argv, &sql, &err) < 0)
+    if (!service && athena_read_sql(&settings, npositional, argv, &sql, &err) < 0)
         return cmd_usage_error("%s", err.msg);
-    if (settings.refresh_cache && npositional)
-        return cmd_usage_error("--refresh-cache takes no query");
     int64_t started = clock_monotonic_ns();
     struct cmd_aws aws = {0};
     int rc = on_athena ? athena_open_remote(&run, &aws, &err) : athena_open_local(&run, glue, &err);
@@ -504,6 +568,14 @@ int cmd_athena(int argc, char **argv)
         if (rc == 0)
             log_notice("cache of %s up to date in %.3f s", settings.refresh_cache,
                        (double)(clock_monotonic_ns() - started) / 1e9);
+    } else if (rc == 0 && settings.serve) {
+        rc = athena_serve(&run, &err);
+    } else if (rc == 0 && settings.stop_server) {
+        rc = run.server_path ? query_server_stop(run.server_path, &err) : 0;
+        if (rc >= 0)
+            log_notice(rc ? "stopped the query server %s" : "no query server runs for this lake",
+                       run.server_path);
+        rc = rc < 0 ? -1 : 0;
     } else if (rc == 0) {
         rc = athena_query(&run, sql, &err);
     }
@@ -517,6 +589,8 @@ int cmd_athena(int argc, char **argv)
         glue_client_free(run.glue);
     cmd_lake_close(&run.lake);
     free(run.lake_root);
+    free(run.server_path);
+    free(run.server_key);
     if (on_athena)
         cmd_aws_close(&aws);
     return exit_code;

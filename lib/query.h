@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 
+#include "lib/buf.h"
 #include "lib/catalog.h"
 #include "lib/err.h"
 #include "lib/store.h"
@@ -96,6 +97,10 @@ struct query_duckdb_options {
     const char *library; /* libduckdb.so to load; NULL searches (see query_duckdb_api.h) */
     enum query_cache_mode cache;
     const char *cache_path; /* NULL: <lake_root>/_cache/duckdb/<database>.duckdb */
+    /* A resident engine to hand queries to (lib/query_server.h), from
+     * query_server_address; NULL: always run here. */
+    const char *server_path;
+    const char *server_key;
 };
 
 /* Creates the engine; DuckDB is loaded by the first run, so this fails
@@ -110,5 +115,23 @@ char *query_duckdb_stale_tables(query_engine *engine);
  * With wait, waits for a refresh running in another process; without, a
  * busy cache is left alone (returns 0). */
 int query_duckdb_refresh_cache(query_engine *engine, const char *tables, int wait, tp_err *err);
+
+/* After a run: 1 when DuckDB ran the query in this process although a
+ * server path was given (no server took it): one should be started. */
+int query_duckdb_server_wanted(query_engine *engine);
+
+/* ---- the resident engine's side (lib/query_server.c) ---- */
+
+/* Loads and opens DuckDB now rather than at the first query. */
+int query_duckdb_warm(query_engine *engine, tp_err *err);
+
+/* Runs one statement as a fresh process would: the catalog's tables and
+ * objects are looked up again, views redefined, the cache attached for
+ * this query only (so a refresh elsewhere can write it in between); no
+ * stored result is reused or stored (the client does that). stale gets
+ * the tables the cache did not fully hold. */
+int query_duckdb_execute(query_engine *engine, const char *sql, enum query_cache_mode mode,
+                         const struct query_sink *sink, struct query_stats *stats, buf *stale,
+                         tp_err *err);
 
 #endif

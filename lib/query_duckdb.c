@@ -24,6 +24,7 @@
 #include "lib/query_duckdb_api.h"
 #include "lib/query_duckdb_table.h"
 #include "lib/query_results.h"
+#include "lib/query_server.h"
 #include "lib/sql_guard.h"
 
 struct query_duckdb {
@@ -47,7 +48,11 @@ struct query_duckdb {
     int cache_attached;
     struct duckdb_table **tables; /* those with a view */
     size_t table_count;
-    buf stale; /* comma-separated tables the cache does not fully hold */
+    buf stale;         /* comma-separated tables the cache does not fully hold */
+    char *server_path; /* NULL: no resident engine */
+    char *server_key;
+    atomic_int server_connection; /* the socket while a server runs the query; -1 */
+    int ran_here;                 /* the last run loaded DuckDB in this process */
 };
 
 /* Trino functions that DuckDB lacks or names differently. Each is created
@@ -646,7 +651,18 @@ static int duckdb_engine_run(query_engine *base, const char *sql, const struct q
         recording = query_results_recorder_sink(recorder);
         sink = &recording;
     }
-    int rc = duckdb_engine_run_query(e, sql, sink, stats, started, err);
+    int rc = 0, served = 0;
+    if (e->server_path && !e->db) {
+        served = query_server_run(e->server_path, e->server_key, sql, e->cache_mode, sink, stats,
+                                  &e->stale, &e->server_connection, err);
+        if (served > 0)
+            log_info("answered by the query server %s", e->server_path);
+        rc = served < 0 ? -1 : 0;
+    }
+    if (served == 0) {
+        rc = duckdb_engine_run_query(e, sql, sink, stats, started, err);
+        e->ran_here = 1;
+    }
     if (rc == 0 && recorder)
         query_results_recorder_store(recorder, results_path);
     query_results_recorder_free(recorder);
@@ -699,6 +715,7 @@ static void duckdb_engine_cancel(query_engine *base)
 {
     struct query_duckdb *e = (struct query_duckdb *)base;
     atomic_store(&e->cancelled, 1);
+    query_server_cancel(&e->server_connection);
     duckdb_connection connection = atomic_load(&e->connection);
     if (connection)
         e->api.interrupt(connection);
@@ -722,6 +739,8 @@ static void duckdb_engine_free(query_engine *base)
     free(e->library);
     free(e->cache_path);
     free(e->results_directory);
+    free(e->server_path);
+    free(e->server_key);
     buf_free(&e->stale);
     free(e);
 }
@@ -771,6 +790,11 @@ query_engine *query_duckdb_open(const struct query_duckdb_options *options, tp_e
     e->results_directory = buf_detach(&results);
     atomic_init(&e->cancelled, 0);
     atomic_init(&e->connection, NULL);
+    atomic_init(&e->server_connection, -1);
+    if (options->server_path && options->server_key) {
+        e->server_path = strdup(options->server_path);
+        e->server_key = strdup(options->server_key);
+    }
     return &e->base;
 }
 
@@ -799,5 +823,65 @@ int query_duckdb_refresh_cache(query_engine *base, const char *tables, int wait,
     cJSON_Delete(names);
     if (rc == 0)
         rc = query_cache_refresh(&e->api, e->cache_path, e->tables, e->table_count, wait, err);
+    return rc;
+}
+
+int query_duckdb_server_wanted(query_engine *base)
+{
+    struct query_duckdb *e = (struct query_duckdb *)base;
+    return e->server_path && e->ran_here;
+}
+
+int query_duckdb_warm(query_engine *base, tp_err *err)
+{
+    return duckdb_engine_open((struct query_duckdb *)base, err);
+}
+
+/* Forgets the previous query's tables: their views go, the catalog is
+ * read again by the next one. */
+static void duckdb_forget_tables(struct query_duckdb *e)
+{
+    buf sql = BUF_INIT;
+    for (size_t i = 0; i < e->table_count; i++) {
+        buf_append_str(&sql, "DROP VIEW IF EXISTS ");
+        duckdb_quote_identifier(&sql, e->database);
+        buf_append_char(&sql, '.');
+        duckdb_quote_identifier(&sql, e->tables[i]->name);
+        buf_append_char(&sql, ';');
+        duckdb_table_free(e->tables[i]);
+    }
+    tp_err ignored;
+    if (sql.len && duckdb_exec(&e->api, atomic_load(&e->connection), sql.data, &ignored) < 0)
+        log_warn("dropping the previous query's views: %s", ignored.msg);
+    buf_free(&sql);
+    e->table_count = 0;
+}
+
+int query_duckdb_execute(query_engine *base, const char *sql, enum query_cache_mode mode,
+                         const struct query_sink *sink, struct query_stats *stats, buf *stale,
+                         tp_err *err)
+{
+    struct query_duckdb *e = (struct query_duckdb *)base;
+    memset(stats, 0, sizeof *stats);
+    stats->bytes_scanned = -1;
+    stats->engine_ms = -1;
+    buf_reset(stale);
+    if (sql_guard_check(sql, strlen(sql), err) < 0)
+        return -1;
+    if (duckdb_engine_open(e, err) < 0)
+        return -1;
+    duckdb_forget_tables(e);
+    e->cache_mode = mode;
+    e->cache_checked = 0;
+    atomic_store(&e->cancelled, 0);
+    int rc = duckdb_engine_run_query(e, sql, sink, stats, clock_monotonic_ns(), err);
+    if (e->cache_attached) { /* a refresh in another process may write it now */
+        tp_err ignored;
+        if (duckdb_exec(&e->api, atomic_load(&e->connection), "DETACH " QUERY_CACHE_ALIAS,
+                        &ignored) < 0)
+            log_warn("detaching the cache: %s", ignored.msg);
+        e->cache_attached = 0;
+    }
+    buf_append(stale, e->stale.data ? e->stale.data : "", e->stale.len);
     return rc;
 }

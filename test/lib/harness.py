@@ -309,3 +309,20 @@ def restart_broker(data_dir, port, extra=(), env=None):
     if not wait_for_port(port, timeout=30):
         raise RuntimeError("broker did not restart on port %d" % port)
     return proc
+
+
+def pids_running(*words):
+    """PIDs of processes whose command line holds every one of words (bytes or str)."""
+    wanted = [w.encode() if isinstance(w, str) else w for w in words]
+    pids = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if all(w in args for w in wanted):
+            pids.append(int(pid))
+    return pids
