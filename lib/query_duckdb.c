@@ -43,7 +43,7 @@ struct query_duckdb {
     _Atomic(duckdb_connection) connection;
     atomic_int cancelled;
     int locked;
-    unsigned macros_created; /* bit i: duckdb_macros[i] exists */
+    unsigned long long macros_created; /* bit i: duckdb_macros[i] exists */
     int cache_checked;
     int cache_attached;
     struct duckdb_table **tables; /* those with a view */
@@ -53,25 +53,6 @@ struct query_duckdb {
     char *server_key;
     atomic_int server_connection; /* the socket while a server runs the query; -1 */
     int ran_here;                 /* the last run loaded DuckDB in this process */
-};
-
-/* Trino functions that DuckDB lacks or names differently. Each is created
- * only when a statement names it: parsing them all costs ~10 ms a process. */
-static const struct {
-    const char *name;
-    const char *sql; /* NULL: date_format, built by duckdb_date_format_macros */
-} duckdb_macros[] = {
-    {"regexp_like", "CREATE TEMP MACRO regexp_like(s, p) AS regexp_matches(s, p);"},
-    {"from_iso8601_timestamp",
-     "CREATE TEMP MACRO from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ);"},
-    {"from_iso8601_date", "CREATE TEMP MACRO from_iso8601_date(s) AS CAST(s AS DATE);"},
-    {"to_unixtime", "CREATE TEMP MACRO to_unixtime(t) AS epoch(t);"},
-    {"from_unixtime", "CREATE TEMP MACRO from_unixtime(x) AS to_timestamp(x);"},
-    {"approx_percentile", "CREATE TEMP MACRO approx_percentile(x, p) AS quantile_disc(x, p);"},
-    {"approx_distinct", "CREATE TEMP MACRO approx_distinct(x) AS approx_count_distinct(x);"},
-    {"day_of_week", "CREATE TEMP MACRO day_of_week(t) AS isodow(t);"},
-    {"day_of_year", "CREATE TEMP MACRO day_of_year(t) AS dayofyear(t);"},
-    {"date_format", NULL},
 };
 
 /* Trino's date_format takes MySQL specifiers; strftime's differ
@@ -89,7 +70,7 @@ static const struct {
 /* The macro tickpipe_mysql_format(f): each MySQL specifier becomes a
  * \x01-tagged letter first, then its strftime form, so none is rewritten
  * twice; %% is kept aside as \x02. */
-static void duckdb_date_format_macros(buf *sql)
+static void duckdb_date_format_macros(buf *sql, const char *name)
 {
     size_t count = sizeof duckdb_mysql_specifiers / sizeof *duckdb_mysql_specifiers;
     buf_append_str(sql, "CREATE TEMP MACRO tickpipe_mysql_format(f) AS ");
@@ -105,9 +86,111 @@ static void duckdb_date_format_macros(buf *sql)
         buf_append_char(sql, ')');
     }
     buf_append_str(sql, ", chr(2), '%%');");
-    buf_append_str(sql, "CREATE TEMP MACRO date_format(t, f) AS strftime(t, "
-                        "tickpipe_mysql_format(f));");
+    buf_printf(sql, "CREATE TEMP MACRO %s(t, f) AS strftime(t, tickpipe_mysql_format(f));", name);
 }
+
+/* Trino's greatest and least are NULL when any argument is; DuckDB's skip
+ * NULLs. A macro cannot take any number of arguments: one per count. */
+static void duckdb_strict_extreme_macros(buf *sql, const char *name)
+{
+    buf_printf(sql, "CREATE TEMP MACRO %s", name);
+    for (int count = 2; count <= 10; count++) {
+        buf_append_str(sql, count == 2 ? "(" : ", (");
+        for (int i = 1; i <= count; i++)
+            buf_printf(sql, "%sa%d", i > 1 ? ", " : "", i);
+        buf_append_str(sql, ") AS CASE WHEN ");
+        for (int i = 1; i <= count; i++)
+            buf_printf(sql, "%sa%d IS NULL", i > 1 ? " OR " : "", i);
+        buf_printf(sql, " THEN NULL ELSE system.main.%s(", name);
+        for (int i = 1; i <= count; i++)
+            buf_printf(sql, "%sa%d", i > 1 ? ", " : "", i);
+        buf_append_str(sql, ") END");
+    }
+    buf_append_char(sql, ';');
+}
+
+/* Trino functions that DuckDB lacks, names differently or runs with other
+ * semantics. Each is created only when a statement names it: parsing them
+ * all costs ~10 ms a process. A macro shadows DuckDB's function of the same
+ * name (system.main.<name> still reaches DuckDB's own). date_parse,
+ * parse_datetime and format_datetime get their format literal converted
+ * to strftime's by duckdb_rewrite_functions first. */
+static const struct {
+    const char *name;
+    const char *sql;                           /* or NULL: */
+    void (*build)(buf *sql, const char *name); /* appends the CREATE MACROs */
+} duckdb_macros[] = {
+    {"regexp_like", "CREATE TEMP MACRO regexp_like(s, p) AS regexp_matches(s, p);", NULL},
+    /* Trino replaces every match and writes groups as $1 */
+    {"regexp_replace",
+     "CREATE TEMP MACRO regexp_replace(s, p) AS system.main.regexp_replace(s, p, '', 'g'), "
+     "(s, p, r) AS system.main.regexp_replace(s, p, "
+     "system.main.regexp_replace(r, '\\$(\\d)', '\\\\\\1', 'g'), 'g');",
+     NULL},
+    {"from_iso8601_timestamp",
+     "CREATE TEMP MACRO from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ);", NULL},
+    {"from_iso8601_date", "CREATE TEMP MACRO from_iso8601_date(s) AS CAST(s AS DATE);", NULL},
+    {"to_unixtime", "CREATE TEMP MACRO to_unixtime(t) AS epoch(t);", NULL},
+    {"from_unixtime", "CREATE TEMP MACRO from_unixtime(x) AS to_timestamp(x);", NULL},
+    {"approx_percentile", "CREATE TEMP MACRO approx_percentile(x, p) AS quantile_disc(x, p);",
+     NULL},
+    {"approx_distinct", "CREATE TEMP MACRO approx_distinct(x) AS approx_count_distinct(x);", NULL},
+    {"day_of_week", "CREATE TEMP MACRO day_of_week(t) AS isodow(t);", NULL},
+    {"dow", "CREATE TEMP MACRO dow(t) AS isodow(t);", NULL},
+    {"day_of_year", "CREATE TEMP MACRO day_of_year(t) AS dayofyear(t);", NULL},
+    {"doy", "CREATE TEMP MACRO doy(t) AS dayofyear(t);", NULL},
+    {"day_of_month", "CREATE TEMP MACRO day_of_month(t) AS dayofmonth(t);", NULL},
+    {"week_of_year", "CREATE TEMP MACRO week_of_year(t) AS weekofyear(t);", NULL},
+    {"year_of_week", "CREATE TEMP MACRO year_of_week(t) AS isoyear(t);", NULL},
+    {"yow", "CREATE TEMP MACRO yow(t) AS isoyear(t);", NULL},
+    {"last_day_of_month", "CREATE TEMP MACRO last_day_of_month(t) AS last_day(t);", NULL},
+    /* DuckDB's millisecond() counts the seconds too */
+    {"millisecond",
+     "CREATE TEMP MACRO millisecond(t) AS CAST(date_part('millisecond', t) % 1000 AS BIGINT);",
+     NULL},
+    {"date_format", NULL, duckdb_date_format_macros},
+    {"format_datetime", "CREATE TEMP MACRO format_datetime(t, f) AS strftime(t, f);", NULL},
+    {"date_parse", "CREATE TEMP MACRO date_parse(s, f) AS strptime(s, f);", NULL},
+    {"parse_datetime",
+     "CREATE TEMP MACRO parse_datetime(s, f) AS CAST(strptime(s, f) AS TIMESTAMPTZ);", NULL},
+    /* Trino's date_add(unit, value, t) beside DuckDB's date_add(t, interval);
+     * a DATE stays a DATE */
+    {"date_add",
+     "CREATE TEMP MACRO date_add(t, i) AS t + i, "
+     "(u, v, t) AS t + v * CAST('1 ' || u AS INTERVAL), "
+     "(u, v, t DATE) AS CAST(t + v * CAST('1 ' || u AS INTERVAL) AS DATE);",
+     NULL},
+    /* Trino counts whole units elapsed (DuckDB's date_sub), not the unit
+     * boundaries crossed (DuckDB's date_diff): 23:00 to 01:00 is 0 days */
+    {"date_diff", "CREATE TEMP MACRO date_diff(u, a, b) AS date_sub(u, a, b);", NULL},
+    /* NULL past the last field, an error for an index below 1 */
+    {"split_part",
+     "CREATE TEMP MACRO split_part(s, d, i) AS CASE WHEN i < 1 THEN "
+     "error('split_part: index must be greater than zero') WHEN i <= len(string_split(s, d)) "
+     "THEN string_split(s, d)[i] END;",
+     NULL},
+    /* arrays and maps alike (DuckDB's takes maps only) */
+    {"cardinality",
+     "CREATE TEMP MACRO cardinality(x) AS CASE WHEN json_type(to_json(x)) = 'OBJECT' THEN "
+     "len(json_keys(to_json(x))) ELSE json_array_length(to_json(x)) END;",
+     NULL},
+    /* arrays too (DuckDB's takes maps only, and answers a list) */
+    {"element_at", "CREATE TEMP MACRO element_at(c, k) AS c[k];", NULL},
+    {"json_extract_scalar",
+     "CREATE TEMP MACRO json_extract_scalar(j, p) AS CASE WHEN json_type(j, p) IN ('OBJECT', "
+     "'ARRAY') THEN NULL ELSE json_extract_string(j, p) END;",
+     NULL},
+    {"greatest", NULL, duckdb_strict_extreme_macros},
+    {"least", NULL, duckdb_strict_extreme_macros},
+    {"truncate", "CREATE TEMP MACRO truncate(x) AS trunc(x), (x, n) AS trunc(x, n);", NULL},
+    {"is_nan", "CREATE TEMP MACRO is_nan(x) AS isnan(x);", NULL},
+    {"is_finite", "CREATE TEMP MACRO is_finite(x) AS isfinite(x);", NULL},
+    {"is_infinite", "CREATE TEMP MACRO is_infinite(x) AS isinf(x);", NULL},
+    {"rand", "CREATE TEMP MACRO rand() AS random(), (n) AS CAST(floor(random() * n) AS BIGINT);",
+     NULL},
+};
+_Static_assert(sizeof duckdb_macros / sizeof *duckdb_macros <= 64,
+               "macros_created has a bit for each macro");
 
 /* Creates the macros the statement names that this session lacks. */
 static int duckdb_create_macros(struct query_duckdb *e, const char *statement, tp_err *err)
@@ -122,14 +205,14 @@ static int duckdb_create_macros(struct query_duckdb *e, const char *statement, t
         if (type != SQL_TOKEN_WORD)
             continue;
         for (size_t i = 0; i < count; i++) {
-            if (e->macros_created & (1u << i) ||
+            if (e->macros_created & (1ull << i) ||
                 !sql_token_is_word(&lexer, &token, duckdb_macros[i].name))
                 continue;
-            e->macros_created |= 1u << i;
+            e->macros_created |= 1ull << i;
             if (duckdb_macros[i].sql)
                 buf_append_str(&sql, duckdb_macros[i].sql);
             else
-                duckdb_date_format_macros(&sql);
+                duckdb_macros[i].build(&sql, duckdb_macros[i].name);
         }
     }
     int rc = sql.len ? duckdb_exec(&e->api, atomic_load(&e->connection), sql.data, err) : 0;
@@ -571,6 +654,271 @@ static char *duckdb_rewrite_extremes(struct query_duckdb *e, const char *sql)
     return buf_detach(&out);
 }
 
+/* ---- Trino format literals and catalog names ---------------------------- */
+
+/* Appends c as strftime reads it literally. */
+static void duckdb_append_format_char(buf *out, char c)
+{
+    if (c == '%')
+        buf_append_str(out, "%%");
+    else
+        buf_append_char(out, c);
+}
+
+/* Appends the strftime form of a MySQL format (date_parse); -1 and err
+ * on a specifier Trino's date_parse does not take either. */
+static int duckdb_convert_mysql_format(const char *format, buf *out, tp_err *err)
+{
+    size_t count = sizeof duckdb_mysql_specifiers / sizeof *duckdb_mysql_specifiers;
+    for (const char *c = format; *c; c++) {
+        if (*c != '%' || !c[1]) {
+            duckdb_append_format_char(out, *c);
+            continue;
+        }
+        if (c[1] == '%') {
+            buf_append_str(out, "%%");
+            c++;
+            continue;
+        }
+        size_t i = 0;
+        while (i < count && duckdb_mysql_specifiers[i].mysql != c[1])
+            i++;
+        if (i == count)
+            return tp_err_set(err, TP_ERR_USAGE,
+                              "date_parse format '%s': specifier %%%.1s is not supported", format,
+                              c + 1);
+        buf_append_str(out, duckdb_mysql_specifiers[i].strftime);
+        c++;
+    }
+    return 0;
+}
+
+/* A run of one Joda pattern letter and its strftime form. */
+static const struct {
+    char letter;
+    int min_run, max_run; /* run lengths this form serves */
+    const char *strftime;
+} duckdb_joda_patterns[] = {
+    {'y', 2, 2, "%y"},  {'y', 1, 9, "%Y"}, {'Y', 2, 2, "%y"},  {'Y', 1, 9, "%Y"},
+    {'M', 1, 1, "%-m"}, {'M', 2, 2, "%m"}, {'M', 3, 3, "%b"},  {'M', 4, 9, "%B"},
+    {'d', 1, 1, "%-d"}, {'d', 2, 2, "%d"}, {'H', 1, 1, "%-H"}, {'H', 2, 2, "%H"},
+    {'h', 1, 1, "%-I"}, {'h', 2, 2, "%I"}, {'m', 1, 1, "%-M"}, {'m', 2, 2, "%M"},
+    {'s', 1, 1, "%-S"}, {'s', 2, 2, "%S"}, {'S', 3, 3, "%g"},  {'S', 6, 6, "%f"},
+    {'S', 9, 9, "%n"},  {'a', 1, 1, "%p"}, {'E', 1, 3, "%a"},  {'E', 4, 9, "%A"},
+    {'D', 1, 2, "%-j"}, {'D', 3, 3, "%j"}, {'Z', 1, 1, "%z"},  {'z', 1, 9, "%Z"},
+};
+
+/* Appends the strftime form of a Joda pattern (format_datetime,
+ * parse_datetime): letter runs map to specifiers, 'quoted' text and other
+ * characters are kept; -1 and err on a letter run with no strftime form. */
+static int duckdb_convert_joda_format(const char *function, const char *format, buf *out,
+                                      tp_err *err)
+{
+    size_t count = sizeof duckdb_joda_patterns / sizeof *duckdb_joda_patterns;
+    for (const char *c = format; *c;) {
+        if (*c == '\'') { /* 'text', '' is a quote */
+            const char *end = c + 1;
+            if (*end == '\'') {
+                buf_append_char(out, '\'');
+                c += 2;
+                continue;
+            }
+            for (; *end; end++) {
+                if (*end == '\'' && end[1] == '\'')
+                    end++;
+                else if (*end == '\'')
+                    break;
+                duckdb_append_format_char(out, *end);
+            }
+            c = *end ? end + 1 : end;
+            continue;
+        }
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z'))) {
+            duckdb_append_format_char(out, *c);
+            c++;
+            continue;
+        }
+        int run = 1;
+        while (c[run] == *c)
+            run++;
+        size_t i = 0;
+        while (i < count &&
+               !(duckdb_joda_patterns[i].letter == *c && run >= duckdb_joda_patterns[i].min_run &&
+                 run <= duckdb_joda_patterns[i].max_run))
+            i++;
+        if (i == count)
+            return tp_err_set(err, TP_ERR_USAGE, "%s format '%s': pattern %.*s is not supported",
+                              function, format, run, c);
+        buf_append_str(out, duckdb_joda_patterns[i].strftime);
+        c += run;
+    }
+    return 0;
+}
+
+/* The functions whose format argument is converted to strftime's. */
+static const struct {
+    const char *name;
+    int joda; /* else MySQL specifiers */
+} duckdb_format_functions[] = {
+    {"date_parse", 0},
+    {"format_datetime", 1},
+    {"parse_datetime", 1},
+};
+
+/* The index of the ')' closing the '(' at token open (0 when unbalanced),
+ * the number of commas at its top level and the index of the last. */
+static size_t duckdb_closing_parenthesis(const struct duckdb_tokens *tokens, size_t open,
+                                         size_t *last_comma, int *commas)
+{
+    int depth = 0;
+    *commas = 0;
+    for (size_t i = open; i < tokens->count; i++) {
+        const struct sql_token *t = &tokens->items[i];
+        if (sql_token_is_symbol(&tokens->lexer, t, '(') ||
+            sql_token_is_symbol(&tokens->lexer, t, '['))
+            depth++;
+        else if (sql_token_is_symbol(&tokens->lexer, t, ')') ||
+                 sql_token_is_symbol(&tokens->lexer, t, ']'))
+            depth--;
+        else if (depth == 1 && sql_token_is_symbol(&tokens->lexer, t, ',')) {
+            (*commas)++;
+            *last_comma = i;
+        }
+        if (depth == 0)
+            return i;
+    }
+    return 0;
+}
+
+/* For the call of a format function at token i: *replacement (caller
+ * frees) is its format literal in strftime's form, padded with blanks to
+ * the literal's length so that DuckDB's error positions still point into
+ * what the user wrote, and *format the literal's token. 1 when done, 0
+ * when the call is not name(x, format) (DuckDB reports it), -1 and err
+ * when the format is not one plain string literal or has no strftime form. */
+static int duckdb_convert_format_argument(const struct duckdb_tokens *tokens, size_t i, int joda,
+                                          char **replacement, size_t *format, tp_err *err)
+{
+    char *name = duckdb_token_text(tokens, i);
+    size_t comma = 0;
+    int commas = 0;
+    size_t close = duckdb_closing_parenthesis(tokens, i + 1, &comma, &commas);
+    if (!name || !close || commas != 1) {
+        free(name);
+        return 0;
+    }
+    *format = comma + 1;
+    const struct sql_token *t = &tokens->items[*format];
+    if (close != comma + 2 || t->type != SQL_TOKEN_STRING ||
+        tokens->lexer.text[t->offset] != '\'') {
+        tp_err_set(err, TP_ERR_USAGE,
+                   "%s at offset %zu: the format must be a string literal on the local engine "
+                   "(DuckDB's strptime takes a constant format), e.g. %s(s, '%s')",
+                   name, tokens->items[i].offset, name,
+                   joda ? "yyyy-MM-dd HH:mm:ss" : "%Y-%m-%d %H:%i:%s");
+        free(name);
+        return -1;
+    }
+    buf text = BUF_INIT; /* the literal, unquoted */
+    for (size_t k = t->offset + 1; k + 1 < t->offset + t->length; k++) {
+        buf_append_char(&text, tokens->lexer.text[k]);
+        if (tokens->lexer.text[k] == '\'')
+            k++;
+    }
+    char *unquoted = buf_detach(&text);
+    buf converted = BUF_INIT;
+    int rc = joda ? duckdb_convert_joda_format(name, unquoted, &converted, err)
+                  : duckdb_convert_mysql_format(unquoted, &converted, err);
+    free(unquoted);
+    free(name);
+    if (rc < 0) {
+        buf_free(&converted);
+        return -1;
+    }
+    buf literal = BUF_INIT;
+    duckdb_quote_literal(&literal, converted.data ? converted.data : "");
+    buf_free(&converted);
+    while (literal.len < t->length)
+        buf_append_char(&literal, ' ');
+    *replacement = buf_detach(&literal);
+    return 1;
+}
+
+/* awsdatacatalog . <database> . <table> at token i (any case, quoted or
+ * not): Athena's catalog, which DuckDB does not have. */
+static int duckdb_is_athena_catalog(const struct duckdb_tokens *tokens, size_t i)
+{
+    if (i + 4 >= tokens->count ||
+        (i > 0 && sql_token_is_symbol(&tokens->lexer, &tokens->items[i - 1], '.')))
+        return 0;
+    char *name = duckdb_token_is_name(tokens, i) ? duckdb_token_text(tokens, i) : NULL;
+    int athena = name && strcasecmp(name, "awsdatacatalog") == 0;
+    free(name);
+    return athena && sql_token_is_symbol(&tokens->lexer, &tokens->items[i + 1], '.') &&
+           duckdb_token_is_name(tokens, i + 2) &&
+           sql_token_is_symbol(&tokens->lexer, &tokens->items[i + 3], '.') &&
+           duckdb_token_is_name(tokens, i + 4);
+}
+
+/* Rewrites what DuckDB cannot take as Athena writes it: the format literal
+ * of date_parse / parse_datetime / format_datetime becomes strftime's, and
+ * awsdatacatalog.<database>.<table> becomes <database>.<table> (blanked,
+ * so positions hold). Returns a malloc'ed text, or NULL and err. */
+static char *duckdb_rewrite_functions(const char *sql, tp_err *err)
+{
+    struct duckdb_tokens tokens;
+    if (duckdb_tokenize(sql, &tokens) < 0)
+        return strdup(sql); /* DuckDB says what is wrong */
+    char **replacements = calloc(tokens.count, sizeof *replacements);
+    int failed = !replacements;
+    if (failed)
+        tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+    for (size_t i = 0; !failed && i + 1 < tokens.count; i++) {
+        if (duckdb_is_athena_catalog(&tokens, i)) {
+            replacements[i] = calloc(tokens.items[i].length + 1, 1);
+            replacements[i + 1] = strdup(" ");
+            if (replacements[i])
+                memset(replacements[i], ' ', tokens.items[i].length);
+            continue;
+        }
+        if (tokens.items[i].type != SQL_TOKEN_WORD ||
+            !sql_token_is_symbol(&tokens.lexer, &tokens.items[i + 1], '('))
+            continue;
+        for (size_t f = 0; f < sizeof duckdb_format_functions / sizeof *duckdb_format_functions;
+             f++) {
+            if (!sql_token_is_word(&tokens.lexer, &tokens.items[i],
+                                   duckdb_format_functions[f].name))
+                continue;
+            char *literal = NULL;
+            size_t format = 0;
+            int rc = duckdb_convert_format_argument(&tokens, i, duckdb_format_functions[f].joda,
+                                                    &literal, &format, err);
+            failed = rc < 0;
+            if (rc > 0)
+                replacements[format] = literal;
+        }
+    }
+    buf out = BUF_INIT;
+    size_t copied = 0;
+    for (size_t i = 0; !failed && i < tokens.count; i++) {
+        if (!replacements[i])
+            continue;
+        buf_append(&out, sql + copied, tokens.items[i].offset - copied);
+        buf_append_str(&out, replacements[i]);
+        copied = tokens.items[i].offset + tokens.items[i].length;
+    }
+    for (size_t i = 0; replacements && i < tokens.count; i++)
+        free(replacements[i]);
+    free(replacements);
+    free(tokens.items);
+    if (failed) {
+        buf_free(&out);
+        return NULL;
+    }
+    buf_append_str(&out, sql + copied);
+    return buf_detach(&out);
+}
+
 /* ---- the engine ---------------------------------------------------------- */
 
 static int duckdb_engine_run_query(struct query_duckdb *e, const char *sql,
@@ -670,9 +1018,10 @@ static int duckdb_engine_run(query_engine *base, const char *sql, const struct q
     return rc;
 }
 
-static int duckdb_engine_run_query(struct query_duckdb *e, const char *sql,
-                                   const struct query_sink *sink, struct query_stats *stats,
-                                   int64_t started, tp_err *err)
+/* Runs the statement, already rewritten for DuckDB, in this process. */
+static int duckdb_engine_run_statement(struct query_duckdb *e, const char *sql,
+                                       const struct query_sink *sink, struct query_stats *stats,
+                                       int64_t started, tp_err *err)
 {
     /* the macros first: DuckDB's table names come from binding the query */
     if (duckdb_engine_open(e, err) < 0 || duckdb_create_macros(e, sql, err) < 0)
@@ -708,6 +1057,18 @@ static int duckdb_engine_run_query(struct query_duckdb *e, const char *sql,
     log_debug("query done in %.1f ms", (double)(clock_monotonic_ns() - started) / 1e6);
     if (rc < 0 && atomic_load(&e->cancelled))
         tp_err_set(err, TP_ERR_USAGE, "interrupted");
+    return rc;
+}
+
+/* Trino spellings DuckDB cannot take as macros are rewritten first (the
+ * table names come from DuckDB binding the statement). */
+static int duckdb_engine_run_query(struct query_duckdb *e, const char *sql,
+                                   const struct query_sink *sink, struct query_stats *stats,
+                                   int64_t started, tp_err *err)
+{
+    char *statement = duckdb_rewrite_functions(sql, err);
+    int rc = statement ? duckdb_engine_run_statement(e, statement, sink, stats, started, err) : -1;
+    free(statement);
     return rc;
 }
 

@@ -64,14 +64,16 @@ int query_server_address(const struct query_duckdb_options *options, char **key,
     if (stat(self, &st) != 0)
         return -1;
     buf identity = BUF_INIT, directory = BUF_INIT;
-    buf_printf(&identity, "tickpipe %s %s %llu %lld.%09ld\nlake %s\ndatabase %s\nlibrary %s\ncache %s",
-               TICKPIPE_VERSION, self, (unsigned long long)st.st_ino, (long long)st.st_mtim.tv_sec,
-               st.st_mtim.tv_nsec, options->lake_root, options->database,
-               options->library ? options->library : "", options->cache_path ? options->cache_path : "");
+    buf_printf(
+        &identity, "tickpipe %s %s %llu %lld.%09ld\nlake %s\ndatabase %s\nlibrary %s\ncache %s",
+        TICKPIPE_VERSION, self, (unsigned long long)st.st_ino, (long long)st.st_mtim.tv_sec,
+        st.st_mtim.tv_nsec, options->lake_root, options->database,
+        options->library ? options->library : "", options->cache_path ? options->cache_path : "");
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int size = 0;
     int rc = -1;
-    if (identity.data && EVP_Digest(identity.data, identity.len, digest, &size, EVP_sha256(), NULL) &&
+    if (identity.data &&
+        EVP_Digest(identity.data, identity.len, digest, &size, EVP_sha256(), NULL) &&
         server_private_directory(&directory) == 0) {
         buf_append_str(&directory, "/query-");
         for (unsigned int i = 0; i < 10; i++)
@@ -208,8 +210,8 @@ static int socket_read_frame(int fd, buf *frame)
             return n == 0 && got == 0 ? 0 : -1;
         got += (size_t)n;
     }
-    uint32_t length = (uint32_t)header[0] | (uint32_t)header[1] << 8 |
-                      (uint32_t)header[2] << 16 | (uint32_t)header[3] << 24;
+    uint32_t length = (uint32_t)header[0] | (uint32_t)header[1] << 8 | (uint32_t)header[2] << 16 |
+                      (uint32_t)header[3] << 24;
     if (length == 0 || length > SERVER_MAX_FRAME || buf_reserve(frame, length) < 0)
         return -1;
     while (frame->len < length) {
@@ -328,9 +330,9 @@ static int client_error(struct frame_reader *r, tp_err *err)
     return tp_err_set(err, (enum tp_err_code)code, "%.*s", (int)length, text);
 }
 
-int query_server_run(const char *path, const char *key, const char *sql,
-                     enum query_cache_mode mode, const struct query_sink *sink,
-                     struct query_stats *stats, buf *stale, atomic_int *connection, tp_err *err)
+int query_server_run(const char *path, const char *key, const char *sql, enum query_cache_mode mode,
+                     const struct query_sink *sink, struct query_stats *stats, buf *stale,
+                     atomic_int *connection, tp_err *err)
 {
     int fd = client_connect(path);
     if (fd < 0)

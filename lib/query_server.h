@@ -44,9 +44,9 @@ int query_server_address(const struct query_duckdb_options *options, char **key,
  * -1 when the query failed (err set: the engine's own error, or the
  * connection broke mid-result). *connection holds the socket while the
  * query runs, for query_server_cancel from another thread. */
-int query_server_run(const char *path, const char *key, const char *sql,
-                     enum query_cache_mode mode, const struct query_sink *sink,
-                     struct query_stats *stats, buf *stale, atomic_int *connection, tp_err *err);
+int query_server_run(const char *path, const char *key, const char *sql, enum query_cache_mode mode,
+                     const struct query_sink *sink, struct query_stats *stats, buf *stale,
+                     atomic_int *connection, tp_err *err);
 
 /* Makes a query_server_run in another thread fail as interrupted. */
 void query_server_cancel(atomic_int *connection);

@@ -300,6 +300,21 @@ static const struct sql_guard_denied sql_guard_denied_words[] = {
     {"DEALLOCATE", "DEALLOCATE changes the session"},
 };
 
+/* Denied words that are also Trino functions: allowed as a call after the
+ * first word (TRUNCATE never starts a statement with "("). */
+static const char *const sql_guard_function_words[] = {"TRUNCATE"};
+
+static int sql_guard_is_function_call(const struct sql_lexer *lexer, const struct sql_token *token)
+{
+    struct sql_lexer peek = *lexer;
+    struct sql_token next;
+    for (size_t i = 0; i < sizeof sql_guard_function_words / sizeof *sql_guard_function_words; i++)
+        if (sql_token_is_word(lexer, token, sql_guard_function_words[i]))
+            return sql_lexer_next(&peek, &next) == SQL_TOKEN_SYMBOL &&
+                   sql_token_is_symbol(&peek, &next, '(');
+    return 0;
+}
+
 /* Table functions that run SQL given as a string, out of the guard's sight. */
 static const char *const sql_guard_denied_functions[] = {"query", "query_table"};
 
@@ -338,8 +353,10 @@ int sql_guard_check(const char *text, size_t length, tp_err *err)
             return sql_guard_refuse(err, &lexer, &token,
                                     "more than one statement (run them one at a time)");
         /* EXPLAIN ANALYZE only profiles the query that follows. */
-        if (type == SQL_TOKEN_WORD && !(sql_token_is_word(&lexer, &token, "ANALYZE") &&
-                                        sql_token_is_word(&lexer, &previous, "EXPLAIN"))) {
+        if (type == SQL_TOKEN_WORD &&
+            !(sql_token_is_word(&lexer, &token, "ANALYZE") &&
+              sql_token_is_word(&lexer, &previous, "EXPLAIN")) &&
+            !(!first && sql_guard_is_function_call(&lexer, &token))) {
             for (size_t i = 0; i < sizeof sql_guard_denied_words / sizeof *sql_guard_denied_words;
                  i++)
                 if (sql_token_is_word(&lexer, &token, sql_guard_denied_words[i].word))

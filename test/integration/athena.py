@@ -11,6 +11,7 @@ import datetime
 import gzip
 import io
 import json
+import math
 import os
 import signal
 import statistics
@@ -278,6 +279,150 @@ def test_stock_questions(root):
               got["median_volume"])
         check("variance / stddev_samp", close_enough(got["var"], statistics.variance([r["close"] for r in ibm]))
               and close_enough(got["sd"], statistics.stdev([r["close"] for r in ibm])), got)
+
+
+def add_months(day, months):
+    """Calendar month arithmetic as Trino's date_add: the day clamped to the month's end."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    last = (datetime.date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1) -
+            datetime.timedelta(days=1)).day
+    return day.replace(year=year, month=month + 1, day=min(day.day, last))
+
+
+def whole_months(a, b):
+    """Trino's date_diff('month', a, b) for a <= b: whole months elapsed."""
+    months = (b.year - a.year) * 12 + b.month - a.month
+    return months - 1 if add_months(a, months) > b else months
+
+
+def test_trino_functions(root):
+    """Trino functions DuckDB lacks or runs differently, on testdata/stocks.csv."""
+    lake = stocks_lake(root, "trino")
+    source = sorted(((datetime.datetime.strptime(r["date"], "%b %d %Y"), float(r["price"]))
+                     for r in csv.DictReader(open(os.path.join(harness.TESTDATA, "stocks.csv")))
+                     if r["symbol"] == "MSFT"))
+    sql = ("SELECT date_parse(substr(date, 1, 19), '%Y-%m-%dT%H:%i:%s') AS parsed, "
+           "format_datetime(from_iso8601_timestamp(date), 'yyyy/MM/dd HH:mm EEE ''at'' MMM') AS formatted, "
+           "parse_datetime(substr(date, 1, 10), 'yyyy-MM-dd') AS parsed_joda, "
+           "date_add('month', 1, CAST(substr(date, 1, 10) AS DATE)) AS next_month, "
+           "date_add('hour', 36, CAST(date_parse(substr(date, 1, 10), '%Y-%m-%d') AS TIMESTAMP)) AS later, "
+           "date_diff('day', CAST(substr(date, 1, 10) AS DATE), DATE '2010-03-01') AS days_left, "
+           "date_diff('month', CAST(substr(date, 1, 10) AS DATE), DATE '2010-03-15') AS months_left, "
+           "greatest(price, lag(price) OVER w) AS high, least(price, lag(price) OVER w, 30) AS low, "
+           "lead(price) OVER w AS next_price, first_value(price) OVER w AS first_price, "
+           "truncate(price) AS whole, round(price, 1) AS rounded, log10(price) AS lg, ln(price) AS lnp, "
+           "year(date_parse(substr(date, 1, 10), '%Y-%m-%d')) AS y, day_of_week(CAST(substr(date, 1, 10) AS DATE)) AS dow, "
+           "day_of_month(CAST(substr(date, 1, 10) AS DATE)) AS dom, "
+           "last_day_of_month(CAST(substr(date, 1, 10) AS DATE)) AS month_end "
+           "FROM ticks WHERE symbol = 'MSFT' WINDOW w AS (ORDER BY date) ORDER BY date")
+    result = athena(lake, sql, "--format", "json")
+    if check("Trino functions on a table run", result.returncode == 0, result.stderr):
+        got = [json.loads(line) for line in result.stdout.splitlines()]
+        check_equal("Trino functions: one row per MSFT tick", len(got), len(source))
+        want = []
+        for i, (t, price) in enumerate(source):
+            previous = source[i - 1][1] if i else None
+            want.append({
+                "parsed": t.strftime("%Y-%m-%d %H:%M:%S"),
+                "formatted": t.strftime("%Y/%m/%d %H:%M %a at %b"),
+                "parsed_joda": t.strftime("%Y-%m-%d %H:%M:%S+00"),
+                "next_month": add_months(t.date(), 1).isoformat(),
+                "later": (t + datetime.timedelta(hours=36)).strftime("%Y-%m-%d %H:%M:%S"),
+                "days_left": (datetime.date(2010, 3, 1) - t.date()).days,
+                "months_left": whole_months(t.date(), datetime.date(2010, 3, 15)),
+                "high": None if previous is None else max(price, previous),
+                "low": None if previous is None else min(price, previous, 30),
+                "next_price": source[i + 1][1] if i + 1 < len(source) else None,
+                "first_price": source[0][1],
+                "whole": float(math.trunc(price)),
+                "rounded": math.floor(price * 10 + 0.5) / 10,
+                "lg": math.log10(price), "lnp": math.log(price),
+                "y": t.year, "dow": t.isoweekday(), "dom": t.day,
+                "month_end": (add_months(t.date().replace(day=1), 1) -
+                              datetime.timedelta(days=1)).isoformat(),
+            })
+        for name in want[0] if got and want else []:
+            if name in ("lg", "lnp", "rounded"):
+                ok = all(close_enough(g[name], w[name]) for g, w in zip(got, want))
+            else:
+                ok = [g.get(name) for g in got] == [w[name] for w in want]
+            check(f"Trino functions: {name} matches the CSV", ok,
+                  [(g.get(name), w[name]) for g, w in zip(got, want) if g.get(name) != w[name]][:3])
+
+    # literals: Trino's semantics where DuckDB's own differ
+    sql = ("SELECT date_diff('day', TIMESTAMP '2020-01-01 23:00:00', TIMESTAMP '2020-01-02 01:00:00') AS days, "
+           "date_diff('hour', TIMESTAMP '2020-01-01 23:30:00', TIMESTAMP '2020-01-03 00:10:00') AS hours, "
+           "date_diff('minute', TIMESTAMP '2020-01-01 00:00:59', TIMESTAMP '2020-01-01 00:02:00') AS minutes, "
+           "date_diff('year', DATE '2019-06-01', DATE '2021-05-31') AS years, "
+           "date_diff('day', DATE '2020-03-05', DATE '2020-03-01') AS negative_days, "
+           "date_add('day', -3, TIMESTAMP '2020-03-01 12:00:00') AS back, "
+           "date_add('quarter', 1, DATE '2020-11-30') AS next_quarter, "
+           "date_add(DATE '2020-01-01', INTERVAL 3 DAY) AS duckdb_date_add, "
+           "split_part('SPY,QQQ,IWM', ',', 2) AS second_symbol, split_part('SPY,QQQ', ',', 3) AS no_symbol, "
+           "cardinality(split('SPY,QQQ,IWM', ',')) AS symbols, element_at(split('SPY,QQQ,IWM', ','), -1) AS last_symbol, "
+           "element_at(split('SPY,QQQ', ','), 5) AS no_element, "
+           "json_extract_scalar('{\"px\": {\"close\": 12.5, \"sym\": \"SPY\"}}', '$.px.sym') AS json_symbol, "
+           "json_extract_scalar('{\"px\": {\"close\": 12.5}}', '$.px') AS json_object, "
+           "regexp_replace('SPY-2020-01', '\\d') AS no_digits, "
+           "regexp_replace('2020-01-05', '(\\d+)-(\\d+)-(\\d+)', '$3/$2/$1') AS swapped, "
+           "millisecond(TIMESTAMP '2020-01-01 00:00:12.345') AS ms, "
+           "week_of_year(DATE '2021-01-03') AS week, year_of_week(DATE '2021-01-01') AS week_year, "
+           "doy(DATE '2020-03-01') AS day_of_year, dow(DATE '2020-01-05') AS sunday, "
+           "date_trunc('week', DATE '2020-01-01') AS monday, current_date AS today, "
+           "truncate(-2.789, 1) AS truncated, greatest(1, NULL) AS greatest_null, least(5, 2, 9) AS smallest, "
+           "is_nan(CAST('NaN' AS DOUBLE)) AS nan, is_finite(1.5) AS finite, "
+           "is_infinite(CAST('Infinity' AS DOUBLE)) AS infinite, rand() AS r, rand(10) AS r10")
+    result = athena(lake, sql, "--format", "json")
+    if check("Trino functions on literals run", result.returncode == 0, result.stderr):
+        got = json.loads(result.stdout.splitlines()[0])
+        hours = datetime.datetime(2020, 1, 3, 0, 10) - datetime.datetime(2020, 1, 1, 23, 30)
+        want = {
+            "days": 0, "hours": int(hours.total_seconds() // 3600), "minutes": 1, "years": 1,
+            "negative_days": -4, "back": "2020-02-27 12:00:00",
+            "next_quarter": add_months(datetime.date(2020, 11, 30), 3).isoformat(),
+            "duckdb_date_add": "2020-01-04 00:00:00",
+            "second_symbol": "QQQ", "no_symbol": None, "symbols": 3, "last_symbol": "IWM",
+            "no_element": None, "json_symbol": "SPY", "json_object": None,
+            "no_digits": "SPY--", "swapped": "05/01/2020", "ms": 345,
+            "week": datetime.date(2021, 1, 3).isocalendar()[1],
+            "week_year": datetime.date(2021, 1, 1).isocalendar()[0],
+            "day_of_year": datetime.date(2020, 3, 1).timetuple().tm_yday,
+            "sunday": datetime.date(2020, 1, 5).isoweekday(),
+            "monday": (datetime.date(2020, 1, 1) -
+                       datetime.timedelta(days=datetime.date(2020, 1, 1).weekday())).isoformat(),
+            "truncated": -2.7, "greatest_null": None, "smallest": 2,
+            "nan": True, "finite": True, "infinite": True,
+        }
+        for name, value in want.items():
+            check_equal(f"Trino {name}", float(got.get(name)) if name == "truncated" else got.get(name), value)
+        today = datetime.datetime.now(datetime.timezone.utc).date()
+        check("current_date is today (UTC)", got["today"] in
+              {(today + datetime.timedelta(days=d)).isoformat() for d in (-1, 0, 1)}, got["today"])
+        check("rand() in [0, 1), rand(10) in 0..9",
+              0 <= got["r"] < 1 and got["r10"] in range(10), (got["r"], got["r10"]))
+
+    # a format that is not a literal: refused with a clear message
+    result = athena(lake, "SELECT date_parse(date, substr('%Y-%m-%dT%H:%i:%s', 1, 8)) FROM ticks")
+    check("date_parse with a computed format: clear error",
+          result.returncode != 0 and "format must be a string literal" in result.stderr
+          and "date_parse" in result.stderr, result.stderr)
+    result = athena(lake, "SELECT date_parse('2020', '%D')")
+    check("date_parse with an unsupported specifier: clear error",
+          result.returncode != 0 and "specifier %D is not supported" in result.stderr, result.stderr)
+    result = athena(lake, "SELECT truncate(price) FROM ticks LIMIT 1")
+    check("truncate(x) is a function, not TRUNCATE", result.returncode == 0, result.stderr)
+
+    # table names as Athena writes them
+    count = len(produced_ticks(os.path.join(harness.TESTDATA, "stocks.csv")))
+    for name in ("ticks", "tickpipe.ticks", "awsdatacatalog.tickpipe.ticks",
+                 '"AwsDataCatalog"."tickpipe"."ticks"', "AWSDATACATALOG.tickpipe.ticks"):
+        result = athena(lake, f"SELECT count(*) FROM {name}")
+        check_equal(f"table name {name} reads the table", csv_rows(result)[1:],
+                    [[str(count)]] if result.returncode == 0 else result.stderr)
+    result = athena(lake, "SELECT max(dt) FROM awsdatacatalog.tickpipe.ticks", "-v")
+    check("max(dt) of a three-part name answered from the catalog",
+          result.returncode == 0 and "answered max(dt) from the catalog" in result.stderr, result.stderr)
 
 
 def test_volume_by_month(root):
@@ -577,6 +722,7 @@ def body():
     test_stock_questions(root)
     test_volume_by_month(root)
     test_formats_and_inputs(root)
+    test_trino_functions(root)
     test_refused_and_errors(root)
     test_partition_pruning(root)
     test_cache(root)

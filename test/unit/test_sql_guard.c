@@ -99,6 +99,8 @@ static void test_accepts_queries(void)
     CHECK(accepted("SELECT 1 -- ; COPY x TO 'y'\n"));
     CHECK(accepted("SELECT $$; ATTACH 'x'$$"));
     CHECK(accepted("SELECT settings FROM t"));
+    /* Trino's truncate(x) is a function, not TRUNCATE TABLE */
+    CHECK(accepted("SELECT truncate(price, 2) FROM t"));
 }
 
 static void test_refuses_writes_and_settings(void)
@@ -122,6 +124,9 @@ static void test_refuses_writes_and_settings(void)
     CHECK(refused("CALL pragma_version()", "CALL"));
     CHECK(refused("USE memory", "USE"));
     CHECK(refused("OPTIMIZE t", "not a query"));
+    CHECK(refused("TRUNCATE ticks", "TRUNCATE"));
+    CHECK(refused("TRUNCATE (ticks)", "TRUNCATE"));
+    CHECK(refused("SELECT truncate ticks", "TRUNCATE"));
 }
 
 static void test_refuses_ambiguity(void)
