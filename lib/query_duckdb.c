@@ -253,7 +253,7 @@ static int duckdb_engine_open(struct query_duckdb *e, tp_err *err)
     e->db = db;
     atomic_store(&e->connection, connection);
     buf setup = BUF_INIT;
-    buf_append_str(&setup, "SET TimeZone = 'UTC'; CREATE SCHEMA ");
+    buf_append_str(&setup, "SET TimeZone = 'UTC'; SET integer_division = true; CREATE SCHEMA ");
     duckdb_quote_identifier(&setup, e->database);
     buf_append_str(&setup, "; USE ");
     duckdb_quote_identifier(&setup, e->database);

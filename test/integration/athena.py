@@ -372,7 +372,8 @@ def test_trino_functions(root):
            "date_trunc('week', DATE '2020-01-01') AS monday, current_date AS today, "
            "truncate(-2.789, 1) AS truncated, greatest(1, NULL) AS greatest_null, least(5, 2, 9) AS smallest, "
            "is_nan(CAST('NaN' AS DOUBLE)) AS nan, is_finite(1.5) AS finite, "
-           "is_infinite(CAST('Infinity' AS DOUBLE)) AS infinite, rand() AS r, rand(10) AS r10")
+           "is_infinite(CAST('Infinity' AS DOUBLE)) AS infinite, rand() AS r, rand(10) AS r10, "
+           "7 / 2 AS int_div, -7 / 2 AS neg_int_div, 7.0 / 2 AS dec_div")
     result = athena(lake, sql, "--format", "json")
     if check("Trino functions on literals run", result.returncode == 0, result.stderr):
         got = json.loads(result.stdout.splitlines()[0])
@@ -393,12 +394,14 @@ def test_trino_functions(root):
                        datetime.timedelta(days=datetime.date(2020, 1, 1).weekday())).isoformat(),
             "truncated": -2.7, "greatest_null": None, "smallest": 2,
             "nan": True, "finite": True, "infinite": True,
+            "int_div": 3, "neg_int_div": -3,  # Trino: integer division truncates toward zero
         }
         for name, value in want.items():
             check_equal(f"Trino {name}", float(got.get(name)) if name == "truncated" else got.get(name), value)
         today = datetime.datetime.now(datetime.timezone.utc).date()
         check("current_date is today (UTC)", got["today"] in
               {(today + datetime.timedelta(days=d)).isoformat() for d in (-1, 0, 1)}, got["today"])
+        check_equal("decimal division stays exact", float(got.get("dec_div")), 3.5)
         check("rand() in [0, 1), rand(10) in 0..9",
               0 <= got["r"] < 1 and got["r10"] in range(10), (got["r"], got["r10"]))
 
