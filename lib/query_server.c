@@ -614,7 +614,14 @@ int query_server_serve(query_engine *engine, const char *path, const char *key, 
         close(client);
         last_query = clock_monotonic_ns();
     }
-    unlink(path); /* under the lock: no newer server owns this name yet */
+    /* under the lock: no newer server owns these names yet (one that
+     * opened the lock file just now fails to lock it and leaves) */
+    unlink(path);
+    buf lock_path = BUF_INIT;
+    buf_printf(&lock_path, "%s.lock", path);
+    if (lock_path.data)
+        unlink(lock_path.data);
+    buf_free(&lock_path);
     close(listener);
     /* lock_fd stays open: the lock goes with the process, so that
      * query_server_stop returns only once the server has exited */
