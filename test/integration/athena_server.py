@@ -162,6 +162,27 @@ def test_lifecycle(root, env):
     check("the server answers after an interrupted query", served(after) and rows(after)[1:] == [["3"]],
           after.stderr)
 
+    # malformed requests (a peer that is not tickpipe): each is dropped, the server serves on
+    socket_dir = os.path.join(env["XDG_RUNTIME_DIR"], "tickpipe")
+    path = os.path.join(socket_dir, [n for n in os.listdir(socket_dir) if n.endswith(".sock")][0])
+    garbage = [b"", b"\x00\x00\x00\x00", b"\xff\xff\xff\xff", b"\x05\x00\x00\x00Qabc",
+               b"\x10\x00\x00\x00Q\xff\xff\xff\x7fxxxxxxxxxxx", b"\x02\x00\x00\x00Z\x00", os.urandom(300)]
+    for payload in garbage:
+        peer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        peer.connect(path)
+        peer.sendall(payload)
+        peer.shutdown(socket.SHUT_WR)
+        peer.settimeout(30)
+        try:
+            while peer.recv(65536):
+                pass
+        except OSError:
+            pass
+        peer.close()
+    sane = athena(env, lake, "SELECT count(*) AS n FROM ticks WHERE symbol = 'BBB'")
+    check("malformed requests harm no later query", served(sane) and rows(sane)[1:] == [["107"]],
+          sane.stdout + sane.stderr)
+
     # a server killed outright leaves its socket: clients run here, a new one starts
     pids = servers(lake)
     for pid in pids:
