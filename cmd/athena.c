@@ -279,6 +279,8 @@ struct athena_run {
     enum query_cache_mode cache;
     char *server_path; /* the resident engine's socket, or NULL */
     char *server_key;
+    char *stale;      /* tables whose cache a background refresh should bring up to date */
+    int start_server; /* no query server took the query: start one */
 };
 
 /* --serve: the resident engine of this lake (lib/query_server.h). */
@@ -452,14 +454,20 @@ static int athena_query(struct athena_run *run, const char *sql, tp_err *err)
     buf_free(&detail);
     if (run->cache == QUERY_CACHE_AUTO && run->lake_root &&
         strcmp(run->engine->ops->name, "local") == 0) {
-        char *stale = query_duckdb_stale_tables(run->engine);
-        if (stale)
-            athena_spawn(settings, run->lake_root, "--refresh-cache", stale);
-        free(stale);
-        if (query_duckdb_server_wanted(run->engine))
-            athena_spawn(settings, run->lake_root, "--serve", NULL);
+        run->stale = query_duckdb_stale_tables(run->engine);
+        run->start_server = query_duckdb_server_wanted(run->engine);
     }
     return 0;
+}
+
+/* The background work a local query asked for, started once this
+ * process has let go of DuckDB (so their start-up does not slow its end). */
+static void athena_spawn_background(const struct athena_run *run)
+{
+    if (run->stale)
+        athena_spawn(run->settings, run->lake_root, "--refresh-cache", run->stale);
+    if (run->start_server)
+        athena_spawn(run->settings, run->lake_root, "--serve", NULL);
 }
 
 int cmd_athena(int argc, char **argv)
@@ -588,6 +596,8 @@ int cmd_athena(int argc, char **argv)
     if (run.glue)
         glue_client_free(run.glue);
     cmd_lake_close(&run.lake);
+    athena_spawn_background(&run);
+    free(run.stale);
     free(run.lake_root);
     free(run.server_path);
     free(run.server_key);

@@ -251,8 +251,15 @@ def test_lake_removed(root, env):
     check("server started for a second lake", wait_until(lambda: len(servers(lake)) == 1 and server_ready(env)))
     real = os.path.realpath(lake)
     subprocess.run(["rm", "-rf", lake])
-    check("the server exits when its lake is removed",
-          wait_until(lambda: not harness.pids_running("--serve", real), timeout=20))
+    gone = wait_until(lambda: not harness.pids_running("--serve", real), timeout=20)
+    left = []
+    for pid in harness.pids_running("--serve", real):
+        try:
+            with open(f"/proc/{pid}/stat") as f, open(f"/proc/{pid}/wchan") as w:
+                left.append((pid, f.read().split()[2], w.read()))
+        except OSError:
+            pass
+    check("the server exits when its lake is removed", gone, left)
 
 
 def test_usage(root, env, lake):
