@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "aws/json_rpc.h"
+#include "lib/buf.h"
 #include "lib/log.h"
 
 struct glue_client {
@@ -224,10 +225,10 @@ static const struct glue_batch_kind glue_batch_update = {"BatchUpdatePartition",
                                                          "PartitionValueList", NULL};
 
 /* Counts a batch's per-partition errors: kind->done_code counts as done,
- * anything else as failed; the first failure is described in *first (a
- * fresh string, when still NULL). Returns how many failed for real. */
+ * anything else as failed; the first failure is described in first (when
+ * still empty). Returns how many failed for real. */
 static int glue_batch_errors(const struct glue_batch_kind *kind, const cJSON *response, int *done,
-                             char **first)
+                             buf *first)
 {
     int failed = 0;
     const cJSON *error;
@@ -241,15 +242,12 @@ static int glue_batch_errors(const struct glue_batch_kind *kind, const cJSON *re
             (*done)++;
             continue;
         }
-        if (failed++ == 0 && !*first) {
+        if (failed++ == 0 && first->len == 0) {
             char *values = cJSON_PrintUnformatted(
                 cJSON_GetObjectItemCaseSensitive(error, kind->values_member));
-            size_t size = 1024;
-            *first = malloc(size);
-            if (*first)
-                snprintf(*first, size, "partition %s: %s: %s", values ? values : "?",
-                         cJSON_IsString(code) ? code->valuestring : "error",
-                         cJSON_IsString(message) ? message->valuestring : "");
+            buf_printf(first, "partition %s: %s: %s", values ? values : "?",
+                       cJSON_IsString(code) ? code->valuestring : "error",
+                       cJSON_IsString(message) ? message->valuestring : "");
             free(values);
         }
     }
@@ -268,7 +266,7 @@ static int glue_batch_partitions(glue_client *glue, const struct glue_batch_kind
     char target[512];
     glue_target(target, sizeof target, database, table);
     long long applied = 0, total = 0, failed = 0;
-    char *first = NULL;
+    buf first = BUF_INIT;
     const cJSON *item = items ? items->child : NULL;
     while (item) {
         cJSON *request = cJSON_CreateObject();
@@ -282,7 +280,7 @@ static int glue_batch_partitions(glue_client *glue, const struct glue_batch_kind
         int rc = json_rpc_call(glue->rpc, kind->operation, target, request, &response, err);
         cJSON_Delete(request);
         if (rc < 0) {
-            free(first);
+            buf_free(&first);
             return -1;
         }
         int done = 0;
@@ -301,11 +299,11 @@ static int glue_batch_partitions(glue_client *glue, const struct glue_batch_kind
         return 0;
     if (failed > 1)
         tp_err_set(err, TP_ERR_REMOTE, "%s %s: %lld of %lld partitions failed; first: %s",
-                   kind->operation, target, failed, total, first ? first : "?");
+                   kind->operation, target, failed, total, first.len ? first.data : "?");
     else
         tp_err_set(err, TP_ERR_REMOTE, "%s %s: %s", kind->operation, target,
-                   first ? first : "a partition failed");
-    free(first);
+                   first.len ? first.data : "a partition failed");
+    buf_free(&first);
     return -1;
 }
 
