@@ -2,7 +2,8 @@
  * catalog_glue: the catalog vtable over aws/glue. put_table creates or
  * updates (a create that races another writer falls back to update);
  * add_partitions is BatchCreatePartition in chunks with AlreadyExists
- * counted as done; listings follow NextToken to the end.
+ * counted as done; update_partitions is BatchUpdatePartition in chunks;
+ * listings follow NextToken to the end.
  */
 #include "aws/catalog_glue.h"
 
@@ -78,6 +79,13 @@ static int catalog_glue_add_partitions(catalog *base, const char *database, cons
                                        NULL, err);
 }
 
+static int catalog_glue_update_partitions(catalog *base, const char *database, const char *table,
+                                          const cJSON *entries, tp_err *err)
+{
+    return glue_batch_update_partition(catalog_glue_client(base), database, table, entries, NULL,
+                                       err);
+}
+
 static void catalog_glue_free(catalog *base)
 {
     free(base);
@@ -91,6 +99,7 @@ static const struct catalog_ops catalog_glue_ops = {
     catalog_glue_put_table,
     catalog_glue_get_partitions,
     catalog_glue_add_partitions,
+    catalog_glue_update_partitions,
     catalog_glue_free,
 };
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "aws/json_rpc.h"
+#include "lib/buf.h"
 #include "lib/log.h"
 
 struct glue_client {
@@ -208,9 +209,26 @@ int glue_get_partitions(glue_client *glue, const char *database, const char *tab
     return glue_fetch_all(glue, "GetPartitions", target, request, "Partitions", partitions, err);
 }
 
-/* Counts a batch's per-partition errors: AlreadyExists is done, anything
- * else is kept (the first one) in err. Returns how many failed for real. */
-static int glue_batch_errors(const cJSON *response, const char *target, int *already, tp_err *err)
+/* One batch partition operation: its name, the request member holding the
+ * items, the member naming a failed entry's values in Errors, and the
+ * error code that counts as done (or NULL). */
+struct glue_batch_kind {
+    const char *operation;
+    const char *items_member;
+    const char *values_member;
+    const char *done_code;
+};
+
+static const struct glue_batch_kind glue_batch_create = {
+    "BatchCreatePartition", "PartitionInputList", "PartitionValues", "AlreadyExistsException"};
+static const struct glue_batch_kind glue_batch_update = {"BatchUpdatePartition", "Entries",
+                                                         "PartitionValueList", NULL};
+
+/* Counts a batch's per-partition errors: kind->done_code counts as done,
+ * anything else as failed; the first failure is described in first (when
+ * still empty). Returns how many failed for real. */
+static int glue_batch_errors(const struct glue_batch_kind *kind, const cJSON *response, int *done,
+                             buf *first)
 {
     int failed = 0;
     const cJSON *error;
@@ -219,15 +237,16 @@ static int glue_batch_errors(const cJSON *response, const char *target, int *alr
         const cJSON *detail = cJSON_GetObjectItemCaseSensitive(error, "ErrorDetail");
         const cJSON *code = cJSON_GetObjectItemCaseSensitive(detail, "ErrorCode");
         const cJSON *message = cJSON_GetObjectItemCaseSensitive(detail, "ErrorMessage");
-        if (cJSON_IsString(code) && strcmp(code->valuestring, "AlreadyExistsException") == 0) {
-            (*already)++;
+        if (kind->done_code && cJSON_IsString(code) &&
+            strcmp(code->valuestring, kind->done_code) == 0) {
+            (*done)++;
             continue;
         }
-        if (failed++ == 0) {
-            char *values =
-                cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(error, "PartitionValues"));
-            tp_err_set(err, TP_ERR_REMOTE, "BatchCreatePartition %s: partition %s: %s: %s", target,
-                       values ? values : "?", cJSON_IsString(code) ? code->valuestring : "error",
+        if (failed++ == 0 && first->len == 0) {
+            char *values = cJSON_PrintUnformatted(
+                cJSON_GetObjectItemCaseSensitive(error, kind->values_member));
+            buf_printf(first, "partition %s: %s: %s", values ? values : "?",
+                       cJSON_IsString(code) ? code->valuestring : "error",
                        cJSON_IsString(message) ? message->valuestring : "");
             free(values);
         }
@@ -235,41 +254,68 @@ static int glue_batch_errors(const cJSON *response, const char *target, int *alr
     return failed;
 }
 
-int glue_batch_create_partition(glue_client *glue, const char *database, const char *table,
-                                const cJSON *partition_inputs, long long *created, tp_err *err)
+/*
+ * Sends items in calls of at most GLUE_PARTITIONS_PER_BATCH. Per-entry
+ * errors do not stop the batches; afterwards one line names the first and
+ * how many failed. *succeeded (may be NULL) gets the entries applied.
+ */
+static int glue_batch_partitions(glue_client *glue, const struct glue_batch_kind *kind,
+                                 const char *database, const char *table, const cJSON *items,
+                                 long long *succeeded, tp_err *err)
 {
     char target[512];
     glue_target(target, sizeof target, database, table);
-    long long made = 0;
-    int failed = 0;
-    const cJSON *input = partition_inputs ? partition_inputs->child : NULL;
-    while (input) {
+    long long applied = 0, total = 0, failed = 0;
+    buf first = BUF_INIT;
+    const cJSON *item = items ? items->child : NULL;
+    while (item) {
         cJSON *request = cJSON_CreateObject();
         cJSON_AddStringToObject(request, "DatabaseName", database);
         cJSON_AddStringToObject(request, "TableName", table);
-        cJSON *list = cJSON_AddArrayToObject(request, "PartitionInputList");
+        cJSON *list = cJSON_AddArrayToObject(request, kind->items_member);
         int count = 0;
-        for (; input && count < GLUE_PARTITIONS_PER_BATCH; input = input->next, count++)
-            cJSON_AddItemToArray(list, cJSON_Duplicate(input, 1));
+        for (; item && count < GLUE_PARTITIONS_PER_BATCH; item = item->next, count++)
+            cJSON_AddItemToArray(list, cJSON_Duplicate(item, 1));
         cJSON *response = NULL;
-        int rc = json_rpc_call(glue->rpc, "BatchCreatePartition", target, request, &response, err);
+        int rc = json_rpc_call(glue->rpc, kind->operation, target, request, &response, err);
         cJSON_Delete(request);
-        if (rc < 0)
+        if (rc < 0) {
+            buf_free(&first);
             return -1;
-        int already = 0;
-        tp_err batch_err;
-        tp_err_clear(&batch_err);
-        int batch_failed = glue_batch_errors(response, target, &already, &batch_err);
+        }
+        int done = 0;
+        int batch_failed = glue_batch_errors(kind, response, &done, &first);
         cJSON_Delete(response);
-        if (batch_failed && !failed)
-            *err = batch_err;
         failed += batch_failed;
-        made += count - already - batch_failed;
-        if (already)
-            log_debug("BatchCreatePartition %s: %d partition%s existed already", target, already,
-                      already == 1 ? "" : "s");
+        total += count;
+        applied += count - done - batch_failed;
+        if (done)
+            log_debug("%s %s: %d partition%s existed already", kind->operation, target, done,
+                      done == 1 ? "" : "s");
     }
-    if (created)
-        *created = made;
-    return failed ? -1 : 0;
+    if (succeeded)
+        *succeeded = applied;
+    if (!failed)
+        return 0;
+    if (failed > 1)
+        tp_err_set(err, TP_ERR_REMOTE, "%s %s: %lld of %lld partitions failed; first: %s",
+                   kind->operation, target, failed, total, first.len ? first.data : "?");
+    else
+        tp_err_set(err, TP_ERR_REMOTE, "%s %s: %s", kind->operation, target,
+                   first.len ? first.data : "a partition failed");
+    buf_free(&first);
+    return -1;
+}
+
+int glue_batch_create_partition(glue_client *glue, const char *database, const char *table,
+                                const cJSON *partition_inputs, long long *created, tp_err *err)
+{
+    return glue_batch_partitions(glue, &glue_batch_create, database, table, partition_inputs,
+                                 created, err);
+}
+
+int glue_batch_update_partition(glue_client *glue, const char *database, const char *table,
+                                const cJSON *entries, long long *updated, tp_err *err)
+{
+    return glue_batch_partitions(glue, &glue_batch_update, database, table, entries, updated, err);
 }

@@ -1,7 +1,8 @@
 /*
  * glue: a thin typed client for the AWS Glue Data Catalog over aws/json_rpc:
  * databases, tables and partitions, in Glue's own JSON shapes (cJSON).
- * Paging (NextToken) and chunking (BatchCreatePartition takes at most 100)
+ * Paging (NextToken) and chunking (BatchCreatePartition and
+ * BatchUpdatePartition take at most 100)
  * are done here, so callers see whole lists.
  *
  * Ownership: the client borrows the HTTP client and credentials (they must
@@ -20,7 +21,7 @@
 struct http_client;
 struct creds;
 
-/* BatchCreatePartition's limit per call. */
+/* BatchCreatePartition's and BatchUpdatePartition's limit per call. */
 #define GLUE_PARTITIONS_PER_BATCH 100
 
 typedef struct glue_client glue_client;
@@ -56,5 +57,15 @@ int glue_get_partitions(glue_client *glue, const char *database, const char *tab
  */
 int glue_batch_create_partition(glue_client *glue, const char *database, const char *table,
                                 const cJSON *partition_inputs, long long *created, tp_err *err);
+/*
+ * Updates partitions from an array of BatchUpdatePartition entries
+ * ({"PartitionValueList": [...], "PartitionInput": {...}}), in calls of at
+ * most GLUE_PARTITIONS_PER_BATCH. Every batch is sent; any per-entry error
+ * (EntityNotFoundException...) then fails the call with one line naming the
+ * first failed partition and how many failed. *updated (may be NULL) gets
+ * how many were applied.
+ */
+int glue_batch_update_partition(glue_client *glue, const char *database, const char *table,
+                                const cJSON *entries, long long *updated, tp_err *err);
 
 #endif

@@ -104,12 +104,12 @@ static void crawl_log_summary(const struct crawl_stats *stats, double seconds)
 {
     log_notice("%lld table%s, %lld objects: %lld sampled, %lld unchanged, %lld bad, %lld skipped; "
                "%lld bad records; ~%lld records; %lld table%s created, %lld updated; "
-               "%lld partition%s added in %.2f s",
+               "%lld partition%s added, %lld updated in %.2f s",
                stats->tables, stats->tables == 1 ? "" : "s", stats->objects, stats->sampled,
                stats->unchanged, stats->bad_objects, stats->skipped, stats->bad_records,
                stats->records, stats->tables_created, stats->tables_created == 1 ? "" : "s",
                stats->tables_updated, stats->partitions_added,
-               stats->partitions_added == 1 ? "" : "s", seconds);
+               stats->partitions_added == 1 ? "" : "s", stats->partitions_updated, seconds);
 }
 
 /* One crawl; returns the exit status it deserves. */

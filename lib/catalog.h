@@ -12,6 +12,8 @@
  *   TableInput      as CreateTable/UpdateTable take it
  *   Partition       as GetPartitions returns it (Values, StorageDescriptor...)
  *   PartitionInput  as BatchCreatePartition takes it
+ *   update entry    as BatchUpdatePartition takes it in Entries:
+ *                   {"PartitionValueList": [...], "PartitionInput": {...}}
  * Locations are URIs: s3://bucket/prefix/table/ for S3 lakes,
  * file:///absolute/lake/table/ for local ones.
  *
@@ -46,6 +48,12 @@ struct catalog_ops {
      * as done. */
     int (*add_partitions)(catalog *c, const char *database, const char *table,
                           const cJSON *partition_inputs, tp_err *err);
+    /* Replaces existing partitions: entries is an array of update entries
+     * (the partition named by PartitionValueList becomes PartitionInput;
+     * its CreationTime is kept). Every entry is tried; a partition that
+     * does not exist fails the call (after the others were applied). */
+    int (*update_partitions)(catalog *c, const char *database, const char *table,
+                             const cJSON *entries, tp_err *err);
     void (*free)(catalog *c);
 };
 

@@ -4,7 +4,8 @@
  *   _catalog/<db>/database.json           Database
  *   _catalog/<db>/tables/<table>.json     Table
  *   _catalog/<db>/partitions/<table>.json array of Partition
- * Each document is replaced atomically through the store.
+ * Each document is replaced atomically through the store: adding or
+ * updating partitions rewrites the table's partitions document once.
  */
 #include "lib/catalog.h"
 
@@ -184,6 +185,16 @@ static int catalog_local_same_values(const cJSON *a, const cJSON *b)
                          cJSON_GetObjectItemCaseSensitive(b, "Values"), 1);
 }
 
+/* Writes the table's partitions document (one atomic replace). */
+static int catalog_local_write_partitions(struct catalog_local *c, const char *database,
+                                          const char *table, const cJSON *partitions, tp_err *err)
+{
+    char *key = catalog_local_key(database, "partitions", table);
+    int rc = catalog_local_write(c, key, partitions, err);
+    free(key);
+    return rc;
+}
+
 static int catalog_local_add_partitions(catalog *base, const char *database, const char *table,
                                         const cJSON *partition_inputs, tp_err *err)
 {
@@ -209,12 +220,53 @@ static int catalog_local_add_partitions(catalog *base, const char *database, con
         cJSON_AddItemToArray(partitions, copy);
         added++;
     }
-    int rc = 0;
-    if (added) {
-        char *key = catalog_local_key(database, "partitions", table);
-        rc = catalog_local_write(c, key, partitions, err);
-        free(key);
+    int rc = added ? catalog_local_write_partitions(c, database, table, partitions, err) : 0;
+    cJSON_Delete(partitions);
+    return rc;
+}
+
+static int catalog_local_update_partitions(catalog *base, const char *database, const char *table,
+                                           const cJSON *entries, tp_err *err)
+{
+    struct catalog_local *c = (struct catalog_local *)base;
+    cJSON *partitions = NULL;
+    if (catalog_local_get_partitions(base, database, table, &partitions, err) < 0)
+        return -1;
+    int updated = 0, missing = 0;
+    char *first_missing = NULL;
+    const cJSON *entry;
+    cJSON_ArrayForEach(entry, entries)
+    {
+        const cJSON *values = cJSON_GetObjectItemCaseSensitive(entry, "PartitionValueList");
+        const cJSON *input = cJSON_GetObjectItemCaseSensitive(entry, "PartitionInput");
+        cJSON *partition = partitions->child;
+        while (partition &&
+               !cJSON_Compare(cJSON_GetObjectItemCaseSensitive(partition, "Values"), values, 1))
+            partition = partition->next;
+        if (!partition || !cJSON_IsObject(input)) {
+            if (missing++ == 0)
+                first_missing = cJSON_PrintUnformatted(values);
+            continue;
+        }
+        cJSON *copy = cJSON_Duplicate(input, 1);
+        if (!cJSON_GetObjectItemCaseSensitive(copy, "Values"))
+            cJSON_AddItemToObject(copy, "Values", cJSON_Duplicate(values, 1));
+        cJSON_AddStringToObject(copy, "DatabaseName", database);
+        cJSON_AddStringToObject(copy, "TableName", table);
+        const cJSON *created = cJSON_GetObjectItemCaseSensitive(partition, "CreationTime");
+        cJSON_AddNumberToObject(copy, "CreationTime",
+                                cJSON_IsNumber(created) ? created->valuedouble
+                                                        : (double)time(NULL));
+        cJSON_ReplaceItemViaPointer(partitions, partition, copy);
+        updated++;
     }
+    int rc = updated ? catalog_local_write_partitions(c, database, table, partitions, err) : 0;
+    if (rc == 0 && missing)
+        rc = tp_err_set(err, TP_ERR_NOT_FOUND,
+                        "updating partitions of %s.%s: partition %s does not exist%s", database,
+                        table, first_missing ? first_missing : "?",
+                        missing > 1 ? " (nor do others)" : "");
+    free(first_missing);
     cJSON_Delete(partitions);
     return rc;
 }
@@ -232,6 +284,7 @@ static const struct catalog_ops catalog_local_ops = {
     catalog_local_put_table,
     catalog_local_get_partitions,
     catalog_local_add_partitions,
+    catalog_local_update_partitions,
     catalog_local_free,
 };
 

@@ -3,7 +3,8 @@
  * objects the remembered state does not already cover, merges schemas,
  * and reconciles the catalog with what the lake holds: the table is
  * written when it is new or differs, partitions the catalog lacks are
- * added. The state is a cache of samples; the catalog is always checked.
+ * added, partitions whose location or schema differ from the table's are
+ * updated. The state is a cache of samples; the catalog is always checked.
  */
 #include "lib/crawl.h"
 
@@ -803,24 +804,71 @@ static char *crawl_values_text(const cJSON *values)
     return buf_detach(&text);
 }
 
-/* Adds the table's partitions the catalog does not have yet. */
-static int crawl_add_partitions(struct crawl_run *run, const struct crawl_table *table,
-                                const cJSON *columns, const cJSON *serde_info, tp_err *err)
+/* A partition the catalog holds, found by its values' text. */
+struct crawl_known_partition {
+    char *values; /* crawl_values_text */
+    const cJSON *partition;
+};
+
+static int crawl_compare_known(const void *a, const void *b)
+{
+    return strcmp(((const struct crawl_known_partition *)a)->values,
+                  ((const struct crawl_known_partition *)b)->values);
+}
+
+#define CRAWL_PARTITION_MOVED    1 /* its Location is not where the crawl finds it */
+#define CRAWL_PARTITION_RESHAPED 2 /* its Columns or SerDe are not the table's */
+
+/* How a cataloged partition differs from what the crawl computes now. */
+static int crawl_partition_change(const cJSON *partition, const char *location,
+                                  const cJSON *columns, const cJSON *serde_info)
+{
+    const cJSON *old_location = crawl_sd_item(partition, "Location");
+    int change = 0;
+    if (!cJSON_IsString(old_location) || strcmp(old_location->valuestring, location) != 0)
+        change |= CRAWL_PARTITION_MOVED;
+    if (!crawl_json_within(columns, crawl_sd_item(partition, "Columns")) ||
+        !crawl_json_within(serde_info, crawl_sd_item(partition, "SerdeInfo")))
+        change |= CRAWL_PARTITION_RESHAPED;
+    return change;
+}
+
+/* What the partition updates of one table came to, for its log lines. */
+struct crawl_partition_tally {
+    int moved;    /* updated: new Location */
+    int reshaped; /* updated: the table's Columns/SerDe */
+    int left;     /* schema differs, left as is (--on-schema-change log) */
+};
+
+/*
+ * Reconciles the table's partitions with its partition folders: folders
+ * the catalog lacks become new partitions; a cataloged partition whose
+ * Location, Columns or SerDe differ from what the crawl computes now is
+ * updated (a Glue crawler's UPDATE_IN_DATABASE: partitions follow the
+ * table), except for schema differences under --on-schema-change log,
+ * which are only reported. Partitions that match are not written.
+ */
+static int crawl_sync_partitions(struct crawl_run *run, const struct crawl_table *table,
+                                 const cJSON *columns, const cJSON *serde_info, tp_err *err)
 {
     const char *database = run->options->database;
     cJSON *existing = NULL;
     if (run->catalog->ops->get_partitions(run->catalog, database, table->name, &existing, err) < 0)
         return -1;
     size_t known_count = (size_t)cJSON_GetArraySize(existing);
-    char **known = calloc(known_count + 1, sizeof *known);
+    struct crawl_known_partition *known = calloc(known_count + 1, sizeof *known);
     size_t n = 0;
     const cJSON *partition;
-    cJSON_ArrayForEach(partition, existing) known[n++] =
-        crawl_values_text(cJSON_GetObjectItemCaseSensitive(partition, "Values"));
-    cJSON_Delete(existing);
+    cJSON_ArrayForEach(partition, existing)
+    {
+        known[n].values = crawl_values_text(cJSON_GetObjectItemCaseSensitive(partition, "Values"));
+        known[n++].partition = partition;
+    }
     if (n > 1)
-        qsort(known, n, sizeof *known, crawl_compare_strings);
+        qsort(known, n, sizeof *known, crawl_compare_known);
     cJSON *inputs = cJSON_CreateArray();
+    cJSON *entries = cJSON_CreateArray();
+    struct crawl_partition_tally tally = {0, 0, 0};
     for (size_t i = 0; i < table->count;) {
         const char *path;
         size_t length;
@@ -840,29 +888,48 @@ static int crawl_add_partitions(struct crawl_run *run, const struct crawl_table 
         if (totals.objects > 0 &&
             crawl_count_char(table->objects[i].key, '/') - 1 == table->depth) {
             cJSON *values = crawl_partition_values(path, length);
-            char *text = crawl_values_text(values);
-            if (!bsearch(&text, known, n, sizeof *known, crawl_compare_strings)) {
+            struct crawl_known_partition probe = {crawl_values_text(values), NULL};
+            const struct crawl_known_partition *found =
+                n ? bsearch(&probe, known, n, sizeof *known, crawl_compare_known) : NULL;
+            char *location = crawl_location(run, table->folder, path, length);
+            int change =
+                found ? crawl_partition_change(found->partition, location, columns, serde_info) : 0;
+            if (change & CRAWL_PARTITION_RESHAPED && run->options->log_schema_changes) {
+                tally.left++;
+                change = 0;
+            }
+            if (!found || change) {
                 cJSON *parameters = crawl_parameters(run, table, &totals);
-                char *location = crawl_location(run, table->folder, path, length);
                 cJSON *input = cJSON_CreateObject();
-                cJSON_AddItemToObject(input, "Values", values);
-                values = NULL;
+                cJSON_AddItemToObject(input, "Values", cJSON_Duplicate(values, 1));
                 cJSON_AddItemToObject(
                     input, "StorageDescriptor",
                     crawl_storage_descriptor(columns, location, serde_info, parameters));
                 cJSON_AddItemToObject(input, "Parameters", parameters);
-                cJSON_AddItemToArray(inputs, input);
-                free(location);
+                if (!found) {
+                    cJSON_AddItemToArray(inputs, input);
+                } else {
+                    cJSON *entry = cJSON_CreateObject();
+                    cJSON_AddItemToObject(entry, "PartitionValueList", values);
+                    values = NULL;
+                    cJSON_AddItemToObject(entry, "PartitionInput", input);
+                    cJSON_AddItemToArray(entries, entry);
+                    tally.moved += (change & CRAWL_PARTITION_MOVED) != 0;
+                    tally.reshaped += (change & CRAWL_PARTITION_RESHAPED) != 0;
+                }
             }
-            free(text);
+            free(location);
+            free(probe.values);
             cJSON_Delete(values);
         }
         i = j;
     }
     for (size_t k = 0; k < n; k++)
-        free(known[k]);
+        free(known[k].values);
     free(known);
+    cJSON_Delete(existing);
     int added = cJSON_GetArraySize(inputs);
+    int updated = cJSON_GetArraySize(entries);
     int rc = 0;
     if (added > 0) {
         rc = run->catalog->ops->add_partitions(run->catalog, database, table->name, inputs, err);
@@ -872,7 +939,26 @@ static int crawl_add_partitions(struct crawl_run *run, const struct crawl_table 
                      added == 1 ? "" : "s");
         }
     }
+    if (rc == 0 && updated > 0) {
+        rc =
+            run->catalog->ops->update_partitions(run->catalog, database, table->name, entries, err);
+        if (rc == 0) {
+            run->stats->partitions_updated += updated;
+            log_notice("table %s.%s: %d partition%s updated (%d with a new location, %d with "
+                       "the table's columns and SerDe)",
+                       database, table->name, updated, updated == 1 ? "" : "s", tally.moved,
+                       tally.reshaped);
+        }
+    }
+    if (tally.left > 0) {
+        run->stats->partition_changes_logged += tally.left;
+        log_warn("table %s.%s: %d partition%s keep%s columns or SerDe other than the crawled "
+                 "schema; left as %s (--on-schema-change log)",
+                 database, table->name, tally.left, tally.left == 1 ? "" : "s",
+                 tally.left == 1 ? "s" : "", tally.left == 1 ? "it is" : "they are");
+    }
     cJSON_Delete(inputs);
+    cJSON_Delete(entries);
     return rc;
 }
 
@@ -914,7 +1000,7 @@ static int crawl_publish(struct crawl_run *run, struct crawl_table *table, tp_er
     free(location);
     int rc = crawl_put_table(run, table, input, err);
     if (rc == 0 && table->depth > 0)
-        rc = crawl_add_partitions(run, table, columns, serde_info, err);
+        rc = crawl_sync_partitions(run, table, columns, serde_info, err);
     cJSON_Delete(input);
     cJSON_Delete(columns);
     cJSON_Delete(serde_info);

@@ -8,6 +8,11 @@
  * partition folder a PartitionInput, with the Parameters a crawler
  * writes (classification, compressionType, recordCount, ...).
  *
+ * Existing partitions follow the table, as with a Glue crawler's
+ * UPDATE_IN_DATABASE: one whose Location (a moved or copied lake), Columns
+ * or SerDe differ from what the crawl computes is updated; under
+ * log_schema_changes a schema difference is only reported.
+ *
  * Incremental: what was read (key, size, ETag or mtime, record counts,
  * schema) is remembered per table in the lake, under
  * _catalog/<database>/crawler/<table>.json; a re-crawl reads only new or
@@ -53,6 +58,8 @@ struct crawl_stats {
     long long readable;              /* objects whose records count (sampled or remembered) */
     long long records;               /* estimated records in all tables */
     long long partitions_added;
+    long long partitions_updated;       /* new Location, or the table's Columns/SerDe */
+    long long partition_changes_logged; /* schema differs, not applied (log_schema_changes) */
 };
 
 int crawl_run(store *lake, catalog *target, const struct crawl_options *options,

@@ -1,8 +1,11 @@
 /*
  * glue_partitions: drives aws/glue's BatchCreatePartition (chunks of 100,
- * AlreadyExists counted as done) and GetPartitions (paging) directly, for
- * the integration tests that need partitions the crawler would not send:
+ * AlreadyExists counted as done), BatchUpdatePartition (chunks of 100,
+ * per-entry errors) and GetPartitions (paging) directly, for the
+ * integration tests that need partitions the crawler would not send:
  *   glue_partitions create DATABASE TABLE VALUE...   prints "created N"
+ *   glue_partitions update DATABASE TABLE VALUE...   prints "updated N"; each
+ *       partition's Location becomes s3://updated/VALUE/
  *   glue_partitions count DATABASE TABLE             prints the partition count
  * Credentials, region and endpoint come from the usual chain. Exit 1 with
  * the error line on stderr when a call fails.
@@ -17,7 +20,7 @@
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: glue_partitions create|count DATABASE TABLE [VALUE...]\n");
+        fprintf(stderr, "usage: glue_partitions create|update|count DATABASE TABLE [VALUE...]\n");
         return 2;
     }
     log_set_program("glue_partitions");
@@ -40,6 +43,25 @@ int main(int argc, char **argv)
         rc = glue_batch_create_partition(glue, argv[2], argv[3], inputs, &created, &err);
         printf("created %lld\n", created);
         cJSON_Delete(inputs);
+    } else if (rc == 0 && argv[1][0] == 'u') {
+        cJSON *entries = cJSON_CreateArray();
+        for (int i = 4; i < argc; i++) {
+            char location[600];
+            snprintf(location, sizeof location, "s3://updated/%s/", argv[i]);
+            cJSON *entry = cJSON_CreateObject();
+            cJSON_AddItemToArray(cJSON_AddArrayToObject(entry, "PartitionValueList"),
+                                 cJSON_CreateString(argv[i]));
+            cJSON *input = cJSON_AddObjectToObject(entry, "PartitionInput");
+            cJSON_AddItemToArray(cJSON_AddArrayToObject(input, "Values"),
+                                 cJSON_CreateString(argv[i]));
+            cJSON_AddStringToObject(cJSON_AddObjectToObject(input, "StorageDescriptor"), "Location",
+                                    location);
+            cJSON_AddItemToArray(entries, entry);
+        }
+        long long updated = 0;
+        rc = glue_batch_update_partition(glue, argv[2], argv[3], entries, &updated, &err);
+        printf("updated %lld\n", updated);
+        cJSON_Delete(entries);
     } else if (rc == 0) {
         cJSON *partitions = NULL;
         rc = glue_get_partitions(glue, argv[2], argv[3], &partitions, &err);

@@ -1,6 +1,8 @@
 """tickpipe crawl against golden lakes (testdata/crawl/lakes -> testdata/crawl/expected),
-botocore's Glue model, incremental re-crawls, bad input, --show, --interval and a
-lake in consume's layout made from ../shared/data.
+botocore's Glue model, incremental re-crawls, bad input, --show, --interval, a
+lake in consume's layout made from ../shared/data, and existing partitions
+following the table (a copied lake queried through athena, a widened column,
+--on-schema-change log).
 
 CRAWL_UPDATE_GOLDEN=1 rewrites the expected catalogs (review the diff).
 """
@@ -45,6 +47,7 @@ def summary(proc):
     counts["tables_created"] = int(re.search(r"(\d+) tables? created", line[-1]).group(1))
     counts["tables_updated"] = int(re.search(r"(\d+) updated", line[-1]).group(1))
     counts["partitions_added"] = int(re.search(r"(\d+) partitions? added", line[-1]).group(1))
+    counts["partitions_updated"] = int(re.search(r"(\d+) updated in", line[-1]).group(1))
     return counts
 
 
@@ -179,6 +182,91 @@ def incremental():
     h.check_equal("--on-schema-change update (default) widens to double",
                   table["StorageDescriptor"]["Columns"][3]["Type"], "double")
     check("update: change named in the log", "schema updated: volume: bigint -> double" in proc.stderr, proc.stderr)
+
+
+def write_jsonl_gz(path, records):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(gzip.compress("".join(json.dumps(r) + "\n" for r in records).encode(), mtime=0))
+
+
+def partitions_file(lake):
+    path = os.path.join(lake, "_catalog", "tickpipe", "partitions", "ticks.json")
+    with open(path, "rb") as f:
+        return os.stat(path).st_mtime_ns, f.read()
+
+
+def partitions_follow_the_table():
+    """A copied lake's partitions point into the copy (athena can query it); a widened
+    column reaches every partition; unchanged re-crawls and --on-schema-change log
+    leave the partitions document untouched."""
+    lake = os.path.join(h.tempdir(), "lake")
+    for day, price in (("2024-01-01", 1), ("2024-01-02", 2)):
+        write_jsonl_gz(os.path.join(lake, "ticks", f"dt={day}", "ticks+0+00000000000000000000.jsonl.gz"),
+                       [{"symbol": "SPY", "price": price, "volume": 100}])
+    proc = crawl(lake)
+    check("moved lake: first crawl", proc.returncode == 0 and summary(proc).get("partitions_added") == 2,
+          proc.stderr)
+    copy = os.path.join(h.tempdir(), "elsewhere", "lake")
+    shutil.copytree(lake, copy)
+    proc = crawl(copy, valgrind=True)
+    c = summary(proc)
+    check("moved lake: the copy's crawl updates both partitions, naming why",
+          proc.returncode == 0 and c.get("partitions_updated") == 2 and c.get("tables_updated") == 1 and
+          "2 partitions updated (2 with a new location" in proc.stderr, proc.stderr)
+    table, partitions = json.loads(json.dumps(catalog_docs(copy)["ticks"]))
+    prefix = "file://" + os.path.realpath(copy) + "/ticks/"
+    with open(os.path.join(copy, "_catalog", "tickpipe", "partitions", "ticks.json")) as f:
+        raw = json.load(f)
+    h.check_equal("moved lake: partition Locations are in the copy",
+                  [p["StorageDescriptor"]["Location"] for p in raw],
+                  [prefix + "dt=2024-01-01/", prefix + "dt=2024-01-02/"])
+    check_glue_shapes("moved lake", {"ticks": (table, partitions)})
+    duckdb = os.path.join(h.ROOT, "deps", "duckdb", "libduckdb.so")
+    if os.path.exists(duckdb) or os.environ.get("TICKPIPE_DUCKDB_LIB"):
+        query = h.tickpipe("athena", "SELECT dt, symbol, price FROM ticks ORDER BY dt", "--lake", copy,
+                           "--cache", "off", "--server", "off", "--format", "json")
+        rows = [json.loads(l) for l in query.stdout.splitlines()] if query.returncode == 0 else []
+        h.check_equal("moved lake: tickpipe athena queries the copy",
+                      (query.returncode, rows, query.stderr if query.returncode else ""),
+                      (0, [{"dt": "2024-01-01", "symbol": "SPY", "price": 1},
+                           {"dt": "2024-01-02", "symbol": "SPY", "price": 2}], ""))
+    else:
+        h.skip("moved lake: tickpipe athena queries the copy", "deps/duckdb/libduckdb.so absent (make deps)")
+
+    before = partitions_file(copy)
+    proc = crawl(copy)
+    check("unchanged re-crawl: no partition updated, partitions document not rewritten",
+          proc.returncode == 0 and summary(proc).get("partitions_updated") == 0 and partitions_file(copy) == before,
+          proc.stderr)
+
+    write_jsonl_gz(os.path.join(copy, "ticks", "dt=2024-01-03", "ticks+0+00000000000000000000.jsonl.gz"),
+                   [{"symbol": "SPY", "price": 2.5, "volume": 100}])
+    proc = crawl(copy)
+    c = summary(proc)
+    check("widened column: 1 partition added, the 2 older ones updated",
+          proc.returncode == 0 and (c.get("partitions_added"), c.get("partitions_updated")) == (1, 2), proc.stderr)
+    table, partitions = catalog_docs(copy)["ticks"]
+    h.check_equal("widened column: every partition has the table's columns",
+                  [[(col["Name"], col["Type"]) for col in p["StorageDescriptor"]["Columns"]] for p in partitions],
+                  [[("symbol", "string"), ("price", "double"), ("volume", "bigint")]] * 3)
+    h.check_equal("widened column: partition SerDe is the table's",
+                  [p["StorageDescriptor"]["SerdeInfo"] for p in partitions],
+                  [table["StorageDescriptor"]["SerdeInfo"]] * 3)
+
+    before = partitions_file(copy)
+    write_jsonl_gz(os.path.join(copy, "ticks", "dt=2024-01-03", "ticks+1+00000000000000000000.jsonl.gz"),
+                   [{"symbol": "SPY", "price": "n/a", "volume": 100}])
+    proc = crawl(copy, "--on-schema-change", "log")
+    check("--on-schema-change log: partitions left alone and said so",
+          proc.returncode == 0 and summary(proc).get("partitions_updated") == 0 and
+          partitions_file(copy) == before and "3 partitions keep columns or SerDe" in proc.stderr, proc.stderr)
+    proc = crawl(copy)
+    table, partitions = catalog_docs(copy)["ticks"]
+    check("--on-schema-change update then: table and partitions become string",
+          summary(proc).get("partitions_updated") == 3 and
+          {p["StorageDescriptor"]["Columns"][1]["Type"] for p in partitions} == {"string"} and
+          table["StorageDescriptor"]["Columns"][1]["Type"] == "string", proc.stderr)
 
 
 def options_and_exit_codes():
@@ -345,6 +433,7 @@ def consume_lake_from_shared_data():
 def body():
     golden_lakes()
     incremental()
+    partitions_follow_the_table()
     options_and_exit_codes()
     interval()
     consume_layout_from_shared_data()

@@ -3,7 +3,10 @@ requests validated against botocore's glue model, in-memory Glue): tables
 crawled to Glue read back (with botocore, an independent client) equal to
 the local catalog; 250 partitions go in chunks of 100 and come back through
 GetPartitions paging; AlreadyExists counts as done; throttling is retried;
-a re-crawl writes nothing; S3 lakes (--bucket) default to Glue."""
+a re-crawl writes nothing; a widened column reaches every partition through
+BatchUpdatePartition in chunks of 100 (--on-schema-change log: untouched);
+per-entry update errors make one line; S3 lakes (--bucket) default to Glue,
+and a moved S3 lake's partitions follow it."""
 import glob
 import gzip
 import os
@@ -152,6 +155,43 @@ def body():
             proc.stderr)
     h.check_equal("partition count after the retried batch", len(glue_docs(glue, "tickpipe")["wide"][1]), 253)
 
+    # a widened column: the 253 partitions follow the table in BatchUpdatePartition calls of <= 100
+    os.makedirs(os.path.join(lake, "wide", "dt=2021-01-04"))
+    with open(os.path.join(lake, "wide", "dt=2021-01-04", "wide+0+00000000000000000000.jsonl.gz"), "wb") as f:
+        f.write(gzip.compress(b'{"symbol":"SPY","price":1.5}\n', mtime=0))
+    _, mark = operations(url, 0)
+    proc = crawl("--lake", lake, "--catalog", "glue", valgrind=True)
+    ops, mark = operations(url, mark)
+    h.check("widened column: exit 0, one UpdateTable, one BatchCreatePartition, 3 BatchUpdatePartition (100+100+53)",
+            proc.returncode == 0 and (ops.count("UpdateTable"), ops.count("BatchCreatePartition"),
+                                      ops.count("BatchUpdatePartition")) == (1, 1, 3), (ops, proc.stderr))
+    wide = glue_docs(glue, "tickpipe")["wide"]
+    columns = wide[0]["StorageDescriptor"]["Columns"]
+    h.check_equal("widened column: the table's price is double", [c["Type"] for c in columns], ["string", "double"])
+    h.check_equal("widened column: GetPartitions shows the table's Columns and SerDe on all 254 partitions",
+                  [(p["StorageDescriptor"]["Columns"], p["StorageDescriptor"]["SerdeInfo"]) for p in wide[1]],
+                  [(columns, wide[0]["StorageDescriptor"]["SerdeInfo"])] * 254)
+    proc = crawl("--lake", lake, "--catalog", "glue")
+    ops, mark = operations(url, mark)
+    h.check("widened column: the re-crawl writes nothing",
+            proc.returncode == 0 and not {"UpdateTable", "BatchCreatePartition", "BatchUpdatePartition"} & set(ops),
+            (ops, proc.stderr))
+    with open(os.path.join(lake, "wide", "dt=2021-01-04", "wide+1+00000000000000000000.jsonl.gz"), "wb") as f:
+        f.write(gzip.compress(b'{"symbol":"SPY","price":"n/a"}\n', mtime=0))
+    proc = crawl("--lake", lake, "--catalog", "glue", "--on-schema-change", "log")
+    ops, mark = operations(url, mark)
+    wide = glue_docs(glue, "tickpipe")["wide"]
+    h.check("--on-schema-change log: no UpdateTable, no BatchUpdatePartition, partitions keep double",
+            proc.returncode == 0 and not {"UpdateTable", "BatchUpdatePartition"} & set(ops) and
+            {p["StorageDescriptor"]["Columns"][1]["Type"] for p in wide[1]} == {"double"} and
+            "254 partitions keep columns or SerDe" in proc.stderr, (ops, proc.stderr))
+    proc = crawl("--lake", lake, "--catalog", "glue")
+    ops, mark = operations(url, mark)
+    wide = glue_docs(glue, "tickpipe")["wide"]
+    h.check("--on-schema-change update: then all 254 partitions become string in 3 calls",
+            proc.returncode == 0 and ops.count("BatchUpdatePartition") == 3 and
+            {p["StorageDescriptor"]["Columns"][1]["Type"] for p in wide[1]} == {"string"}, (ops, proc.stderr))
+
     # aws/glue directly: 150 partitions of which 60 exist (another writer won the race):
     # two calls, AlreadyExists counted as done; a partition Glue refuses fails the call
     helper = os.path.join(h.BUILD, "test", "helpers", "glue_partitions")
@@ -166,6 +206,24 @@ def body():
     h.check_equal("batch: 150 partitions in 2 calls", ops.count("BatchCreatePartition"), 2)
     r = h.run([helper, "count", "tickpipe", "race"], env=env)
     h.check_equal("batch: GetPartitions pages through all 150", r.stdout.strip(), "150")
+    # BatchUpdatePartition: 122 entries in 2 calls; two name no partition: one line says so
+    _, mark = operations(url, 0)
+    r = h.run([helper, "update", "tickpipe", "race"] + [f"{i:03d}" for i in range(0, 120)] + ["nope", "nada"],
+              env=env, valgrind=True)
+    ops, mark = operations(url, mark)
+    h.check("batch update: 120 applied, 2 EntityNotFound reported in one line, exit 1",
+            r.returncode == 1 and r.stdout.strip() == "updated 120" and len(r.stderr.strip().splitlines()) == 1 and
+            "BatchUpdatePartition glue:tickpipe.race: 2 of 122 partitions failed; first: partition [\"nope\"]: "
+            "EntityNotFoundException" in r.stderr, r.stdout + r.stderr)
+    h.check_equal("batch update: 122 entries in 2 calls", ops.count("BatchUpdatePartition"), 2)
+    race = {p["Values"][0]: p for p in glue.get_partitions(DatabaseName="tickpipe", TableName="race",
+                                                            MaxResults=1000)["Partitions"]}
+    race.update({p["Values"][0]: p for p in glue.get_partitions(
+        DatabaseName="tickpipe", TableName="race", NextToken="100")["Partitions"]})
+    h.check_equal("batch update: GetPartitions shows the new Locations, the others untouched",
+                  (race["000"]["StorageDescriptor"]["Location"], race["119"]["StorageDescriptor"]["Location"],
+                   "StorageDescriptor" in race["120"], len(race)),
+                  ("s3://updated/000/", "s3://updated/119/", False, 150))
     glue.create_table(DatabaseName="tickpipe", TableInput={"Name": "two", "PartitionKeys": [
         {"Name": "a", "Type": "string"}, {"Name": "b", "Type": "string"}]})
     r = h.run([helper, "create", "tickpipe", "two", "x"], env=env)
@@ -199,6 +257,19 @@ def body():
     proc = crawl("--bucket", "s3://lake/data", "--database", "s3lake")
     h.check("S3 lake: re-crawl reads nothing (state in the bucket)", proc.returncode == 0 and sampled(proc) == 0,
             proc.stderr)
+    # the same objects under another prefix (a moved S3 lake): the partitions follow the table
+    for path in glob.glob(os.path.join(GOLDEN, "json_gz", "**", "*.gz"), recursive=True):
+        key = "moved/" + os.path.relpath(path, os.path.join(GOLDEN, "json_gz"))
+        with open(path, "rb") as f:
+            s3.put_object(Bucket="lake", Key=key, Body=f.read())
+    proc = crawl("--bucket", "s3://lake/moved", "--database", "s3lake")
+    table = glue_docs(glue, "s3lake").get("ticks", ({}, []))
+    h.check_equal("moved S3 lake: table and partition Locations follow it",
+                  (proc.returncode, table[0].get("StorageDescriptor", {}).get("Location"),
+                   sorted(p["StorageDescriptor"]["Location"] for p in table[1])),
+                  (0, "s3://lake/moved/ticks/",
+                   [f"s3://lake/moved/ticks/dt={d}/" for d in ("2000-01-01", "2001-01-01", "2002-01-01",
+                                                               "2003-01-01")]))
     proc = crawl("--bucket", "s3://lake/data", "--database", "s3local", "--catalog", "local")
     obj = s3.get_object(Bucket="lake", Key="data/_catalog/s3local/tables/ticks.json")["Body"].read()
     h.check("S3 lake, --catalog local: the catalog documents live in the bucket",

@@ -1,7 +1,9 @@
-/* Unit tests for lib/catalog_local: databases, tables (create/update), partitions. */
+/* Unit tests for lib/catalog_local: databases, tables (create/update),
+ * partitions (add, update). */
 #include "test/unit/check.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "lib/catalog.h"
@@ -65,6 +67,42 @@ static void test_tables_and_partitions(void)
     CHECK_INT(cJSON_GetArraySize(partitions), 2);
     CHECK_STR(cJSON_GetObjectItem(cJSON_GetArrayItem(partitions, 1), "TableName")->valuestring,
               "ticks");
+    cJSON_Delete(partitions);
+
+    /* update: the named partition is replaced, its CreationTime kept; a
+     * partition that does not exist fails the call after the others */
+    CHECK(c->ops->get_partitions(c, "db", "ticks", &partitions, &err) == 0);
+    double created =
+        cJSON_GetObjectItem(cJSON_GetArrayItem(partitions, 0), "CreationTime")->valuedouble;
+    cJSON_Delete(partitions);
+    cJSON *entries = cJSON_CreateArray();
+    cJSON *entry = cJSON_CreateObject();
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(entry, "PartitionValueList"),
+                         cJSON_CreateString("2024-01-01"));
+    cJSON *updated = partition_input("2024-01-01");
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(updated, "StorageDescriptor"), "Location",
+                            "file:///moved/ticks/dt=2024-01-01/");
+    cJSON_AddItemToObject(entry, "PartitionInput", updated);
+    cJSON_AddItemToArray(entries, entry);
+    CHECK(c->ops->update_partitions(c, "db", "ticks", entries, &err) == 0);
+    entry = cJSON_Duplicate(entry, 1);
+    cJSON_ReplaceItemInArray(cJSON_GetObjectItem(entry, "PartitionValueList"), 0,
+                             cJSON_CreateString("2030-01-01"));
+    cJSON_AddItemToArray(entries, entry);
+    CHECK(c->ops->update_partitions(c, "db", "ticks", entries, &err) < 0);
+    CHECK(err.code == TP_ERR_NOT_FOUND && strstr(err.msg, "[\"2030-01-01\"]") != NULL);
+    cJSON_Delete(entries);
+    CHECK(c->ops->get_partitions(c, "db", "ticks", &partitions, &err) == 0);
+    CHECK_INT(cJSON_GetArraySize(partitions), 2);
+    const cJSON *first = cJSON_GetArrayItem(partitions, 0);
+    CHECK_STR(cJSON_GetObjectItem(cJSON_GetObjectItem(first, "StorageDescriptor"), "Location")
+                  ->valuestring,
+              "file:///moved/ticks/dt=2024-01-01/");
+    CHECK_STR(cJSON_GetArrayItem(cJSON_GetObjectItem(first, "Values"), 0)->valuestring,
+              "2024-01-01");
+    CHECK_STR(cJSON_GetObjectItem(first, "TableName")->valuestring, "ticks");
+    CHECK(cJSON_GetObjectItem(first, "CreationTime")->valuedouble == created);
+    CHECK(cJSON_GetObjectItem(cJSON_GetArrayItem(partitions, 1), "StorageDescriptor") == NULL);
     cJSON_Delete(partitions);
     CHECK(c->ops->get_table(c, "db", "../etc", &table, &err) < 0);
     catalog_free(c);

@@ -108,15 +108,20 @@ static void put_gzip(const char *key, const char *text)
     free(out);
 }
 
-static int crawl(struct crawl_stats *stats, int log_changes)
+static int crawl_at(struct crawl_stats *stats, int log_changes, const char *location)
 {
     struct crawl_options options = {
-        .database = "db", .location = "s3://bucket/lake/", .log_schema_changes = log_changes};
+        .database = "db", .location = location, .log_schema_changes = log_changes};
     tp_err err;
     int rc = crawl_run(lake, target, &options, stats, &err);
     if (rc < 0)
         fprintf(stderr, "crawl: %s\n", err.msg);
     return rc;
+}
+
+static int crawl(struct crawl_stats *stats, int log_changes)
+{
+    return crawl_at(stats, log_changes, "s3://bucket/lake/");
 }
 
 static cJSON *table_named(const char *name)
@@ -291,6 +296,106 @@ static void test_schema_change_log_then_update(void)
     lake_close();
 }
 
+static char *partitions_document(void)
+{
+    char *text = NULL;
+    size_t length = 0;
+    tp_err err;
+    if (store_get(lake, "_catalog/db/partitions/ticks.json", 0, &text, &length, &err) < 0)
+        return NULL;
+    return text;
+}
+
+/* "value=columns@location;..." of the partitions of ticks. */
+static char *partitions_of_ticks(void)
+{
+    cJSON *partitions = NULL;
+    tp_err err;
+    target->ops->get_partitions(target, "db", "ticks", &partitions, &err);
+    buf out = BUF_INIT;
+    const cJSON *partition;
+    cJSON_ArrayForEach(partition, partitions)
+    {
+        char *columns = columns_of(partition);
+        buf_printf(&out, "%s%s=%s@%s", out.len ? ";" : "",
+                   cJSON_GetArrayItem(cJSON_GetObjectItem(partition, "Values"), 0)->valuestring,
+                   columns, path_string(partition, "StorageDescriptor", "Location", NULL));
+        free(columns);
+    }
+    cJSON_Delete(partitions);
+    return buf_detach(&out);
+}
+
+/* Existing partitions follow the table: a new location (moved lake), a
+ * widened column; an unchanged re-crawl writes nothing; --on-schema-change
+ * log leaves them alone. */
+static void test_partitions_follow_the_table(void)
+{
+    lake_open();
+    put_gzip("ticks/dt=1/a.jsonl.gz", "{\"price\":1}\n");
+    put_gzip("ticks/dt=2/b.jsonl.gz", "{\"price\":2}\n");
+    struct crawl_stats stats;
+    CHECK(crawl(&stats, 0) == 0);
+    CHECK_INT(stats.partitions_added, 2);
+    CHECK_INT(stats.partitions_updated, 0);
+    char *before = partitions_document();
+    CHECK(crawl(&stats, 0) == 0);
+    CHECK_INT(stats.partitions_updated, 0);
+    char *after = partitions_document();
+    CHECK(before && after && strcmp(before, after) == 0);
+    free(before);
+    free(after);
+
+    /* the lake is somewhere else now: table and partitions point there */
+    CHECK(crawl_at(&stats, 0, "s3://other/moved/") == 0);
+    CHECK_INT(stats.tables_updated, 1);
+    CHECK_INT(stats.partitions_updated, 2);
+    char *partitions = partitions_of_ticks();
+    CHECK_STR(partitions, "1=price:bigint@s3://other/moved/ticks/dt=1/;"
+                          "2=price:bigint@s3://other/moved/ticks/dt=2/");
+    free(partitions);
+    CHECK(crawl_at(&stats, 0, "s3://other/moved/") == 0);
+    CHECK_INT(stats.partitions_updated, 0);
+
+    /* a widened column reaches the existing partitions, the new one has it */
+    put_gzip("ticks/dt=3/c.jsonl.gz", "{\"price\":2.5}\n");
+    CHECK(crawl_at(&stats, 0, "s3://other/moved/") == 0);
+    CHECK_INT(stats.partitions_added, 1);
+    CHECK_INT(stats.partitions_updated, 2);
+    partitions = partitions_of_ticks();
+    CHECK_STR(partitions, "1=price:double@s3://other/moved/ticks/dt=1/;"
+                          "2=price:double@s3://other/moved/ticks/dt=2/;"
+                          "3=price:double@s3://other/moved/ticks/dt=3/");
+    free(partitions);
+
+    /* --on-schema-change log: table and partitions keep double */
+    put_gzip("ticks/dt=3/d.jsonl.gz", "{\"price\":\"n/a\",\"volume\":3}\n");
+    CHECK(crawl_at(&stats, 1, "s3://other/moved/") == 0);
+    CHECK_INT(stats.schema_changes_logged, 1);
+    CHECK_INT(stats.partition_changes_logged, 3);
+    CHECK_INT(stats.partitions_updated, 0);
+    partitions = partitions_of_ticks();
+    CHECK_STR(partitions, "1=price:double@s3://other/moved/ticks/dt=1/;"
+                          "2=price:double@s3://other/moved/ticks/dt=2/;"
+                          "3=price:double@s3://other/moved/ticks/dt=3/");
+    free(partitions);
+    /* ... and update applies it to all of them */
+    CHECK(crawl_at(&stats, 0, "s3://other/moved/") == 0);
+    CHECK_INT(stats.partitions_updated, 3);
+    CHECK_INT(stats.partition_changes_logged, 0);
+    partitions = partitions_of_ticks();
+    CHECK_STR(partitions, "1=price:string,volume:bigint@s3://other/moved/ticks/dt=1/;"
+                          "2=price:string,volume:bigint@s3://other/moved/ticks/dt=2/;"
+                          "3=price:string,volume:bigint@s3://other/moved/ticks/dt=3/");
+    free(partitions);
+    cJSON *dt3 = NULL;
+    tp_err err;
+    CHECK(target->ops->get_partitions(target, "db", "ticks", &dt3, &err) == 0);
+    CHECK_STR(path_string(cJSON_GetArrayItem(dt3, 2), "Parameters", "objectCount", NULL), "2");
+    cJSON_Delete(dt3);
+    lake_close();
+}
+
 static void test_csv_tables_and_layouts(void)
 {
     lake_open();
@@ -359,6 +464,7 @@ int main(void)
     RUN(test_full_then_incremental);
     RUN(test_bad_objects);
     RUN(test_schema_change_log_then_update);
+    RUN(test_partitions_follow_the_table);
     RUN(test_csv_tables_and_layouts);
     RUN(test_ddl_quoting);
     CHECK_EXIT();

@@ -2,8 +2,10 @@
 tables and partitions held in memory (state.data["glue_databases"]), with
 Glue's errors (EntityNotFoundException, AlreadyExistsException) and paging.
 Requests arrive already signature-checked and validated against botocore's
-glue model; the limits the model cannot express (BatchCreatePartition's 100
-inputs, values matching the partition keys) are checked here.
+glue model; the limits the model cannot express (BatchCreatePartition's and
+BatchUpdatePartition's 100 entries, values matching the partition keys) are
+checked here. BatchUpdatePartition replaces the stored partition (keeping
+its CreationTime), so GetPartitions shows the update.
 
 Pages are small (PAGE entries unless MaxResults asks for fewer) so tests
 exercise NextToken."""
@@ -112,6 +114,10 @@ def get_tables(state, params):
     return result
 
 
+def _partition_error(values_member, values, code, message):
+    return {values_member: list(values), "ErrorDetail": {"ErrorCode": code, "ErrorMessage": message}}
+
+
 def batch_create_partition(state, params):
     inputs = params["PartitionInputList"]
     if len(inputs) > 100:
@@ -125,17 +131,48 @@ def batch_create_partition(state, params):
         for p in inputs:
             values = tuple(p.get("Values") or [])
             if len(values) != keys:
-                errors.append({"PartitionValues": list(values), "ErrorDetail": {
-                    "ErrorCode": "InvalidInputException",
-                    "ErrorMessage": f"{len(values)} values for {keys} partition keys"}})
+                errors.append(_partition_error("PartitionValues", values, "InvalidInputException",
+                                               f"{len(values)} values for {keys} partition keys"))
             elif values in partitions:
-                errors.append({"PartitionValues": list(values), "ErrorDetail": {
-                    "ErrorCode": "AlreadyExistsException", "ErrorMessage": "Partition already exists."}})
+                errors.append(_partition_error("PartitionValues", values, "AlreadyExistsException",
+                                               "Partition already exists."))
             else:
                 stored = copy.deepcopy(p)
                 stored.update(DatabaseName=db["Database"]["Name"], TableName=table["Name"],
                               CreationTime=time.time(), CatalogId=CATALOG_ID)
                 partitions[values] = stored
+    return {"Errors": errors} if errors else {}
+
+
+def batch_update_partition(state, params):
+    entries = params["Entries"]
+    if len(entries) > 100:
+        raise _error("ValidationException", f"Entries has {len(entries)} entries; at most 100")
+    errors = []
+    with _lock:
+        db = _database(state, params["DatabaseName"])
+        table = _table(state, params["DatabaseName"], params["TableName"])
+        partitions = db["partitions"][table["Name"]]
+        keys = len(table.get("PartitionKeys") or [])
+        for entry in entries:
+            values = tuple(entry["PartitionValueList"])
+            new_values = tuple(entry["PartitionInput"].get("Values") or values)
+            old = partitions.get(values)
+            if old is None:
+                errors.append(_partition_error("PartitionValueList", values, "EntityNotFoundException",
+                                               "Partition not found."))
+            elif len(new_values) != keys:
+                errors.append(_partition_error("PartitionValueList", values, "InvalidInputException",
+                                               f"{len(new_values)} values for {keys} partition keys"))
+            elif new_values != values and new_values in partitions:
+                errors.append(_partition_error("PartitionValueList", values, "AlreadyExistsException",
+                                               "Partition already exists."))
+            else:
+                stored = copy.deepcopy(entry["PartitionInput"])
+                stored.update(Values=list(new_values), DatabaseName=db["Database"]["Name"],
+                              TableName=table["Name"], CreationTime=old["CreationTime"], CatalogId=CATALOG_ID)
+                del partitions[values]
+                partitions[new_values] = stored
     return {"Errors": errors} if errors else {}
 
 
@@ -156,5 +193,6 @@ def setup(register):
                           ("CreateTable", create_table), ("UpdateTable", update_table),
                           ("GetTable", get_table), ("GetTables", get_tables),
                           ("BatchCreatePartition", batch_create_partition),
+                          ("BatchUpdatePartition", batch_update_partition),
                           ("GetPartitions", get_partitions)):
         register("glue", operation, fn)
