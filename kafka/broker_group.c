@@ -32,6 +32,7 @@ enum {
     KAFKA_REBALANCE_IN_PROGRESS = 27,
     KAFKA_KAFKA_STORAGE_ERROR = 56,
     KAFKA_MEMBER_ID_REQUIRED = 79,
+    KAFKA_FENCED_INSTANCE_ID = 82,
 };
 
 #define BROKER_MAX_COMMIT_METADATA 4096
@@ -328,7 +329,21 @@ static void broker_group_prepare_rebalance(struct broker_groups *groups, struct 
 }
 
 static void broker_group_remove_member(struct broker_groups *groups, struct broker_group *group,
-                                       struct broker_member *member, const char *reason);
+                                       struct broker_member *member, const char *reason,
+                                       int16_t error);
+
+/* KIP-345: a request naming a group.instance.id that now belongs to
+ * another member id comes from an instance a newer one replaced. */
+static int broker_group_fenced(const struct broker_group *group, struct kafka_str member_id,
+                               struct kafka_str instance_id)
+{
+    if (!group || instance_id.len < 0)
+        return 0;
+    for (const struct broker_member *m = group->members; m; m = m->next)
+        if (m->instance_id && broker_str_is(m->instance_id, instance_id))
+            return !broker_str_is(m->id, member_id);
+    return 0;
+}
 
 /* The protocol most members prefer among those all of them support. */
 static const char *broker_group_choose_protocol(const struct broker_group *group)
@@ -371,7 +386,8 @@ static void broker_group_complete_join(struct broker_groups *groups, struct brok
     while (m) {
         struct broker_member *next = m->next;
         if (!m->joined)
-            broker_group_remove_member(groups, group, m, "did not rejoin in time");
+            broker_group_remove_member(groups, group, m, "did not rejoin in time",
+                                       KAFKA_UNKNOWN_MEMBER_ID);
         m = next;
     }
     group->generation++;
@@ -419,12 +435,16 @@ static void broker_group_try_complete_join(struct broker_groups *groups, struct 
         broker_group_complete_join(groups, group);
 }
 
+/* Removes the member; a JoinGroup or SyncGroup it has waiting is answered
+ * with error (UNKNOWN_MEMBER_ID, or FENCED_INSTANCE_ID when a new static
+ * instance took its place). */
 static void broker_group_remove_member(struct broker_groups *groups, struct broker_group *group,
-                                       struct broker_member *member, const char *reason)
+                                       struct broker_member *member, const char *reason,
+                                       int16_t error)
 {
     log_notice("group %s: member %s left (%s)", group->id, member->id, reason);
-    broker_member_answer_join(group, member, KAFKA_UNKNOWN_MEMBER_ID);
-    broker_member_answer_sync(member, KAFKA_UNKNOWN_MEMBER_ID);
+    broker_member_answer_join(group, member, error);
+    broker_member_answer_sync(member, error);
     struct broker_member **link = &group->members;
     while (*link != member)
         link = &(*link)->next;
@@ -573,7 +593,12 @@ static enum broker_handle_result broker_handle_join_group(struct broker_groups *
             if (!*link) {
                 char id[256];
                 snprintf(id, sizeof id, "%.*s", (int)req->member_id.len, req->member_id.ptr);
-                broker_write_join_response(conn, group, NULL, KAFKA_UNKNOWN_MEMBER_ID, id);
+                broker_write_join_response(
+                    conn, group, NULL,
+                    broker_group_fenced(group, req->member_id, req->group_instance_id)
+                        ? KAFKA_FENCED_INSTANCE_ID
+                        : KAFKA_UNKNOWN_MEMBER_ID,
+                    id);
                 return BROKER_HANDLED;
             }
             struct broker_pending_member *pending = *link;
@@ -589,7 +614,8 @@ static enum broker_handle_result broker_handle_join_group(struct broker_groups *
         for (struct broker_member *m = group->members; m; m = m->next) {
             if (m != member && m->instance_id &&
                 broker_str_is(m->instance_id, req->group_instance_id)) {
-                broker_group_remove_member(groups, group, m, "replaced by a new static instance");
+                broker_group_remove_member(groups, group, m, "replaced by a new static instance",
+                                           KAFKA_FENCED_INSTANCE_ID);
                 break;
             }
         }
@@ -667,10 +693,15 @@ static enum broker_handle_result broker_handle_join_group(struct broker_groups *
 /* ---- SyncGroup, Heartbeat, LeaveGroup ---- */
 
 /* Common checks of SyncGroup, Heartbeat and OffsetCommit: the member must
- * exist and be of the current generation. */
+ * exist (and not be a fenced static instance) and be of the current
+ * generation. */
 static int16_t broker_group_check_member(struct broker_group *group, struct kafka_str member_id,
-                                         int32_t generation, struct broker_member **member)
+                                         struct kafka_str instance_id, int32_t generation,
+                                         struct broker_member **member)
 {
+    *member = NULL;
+    if (broker_group_fenced(group, member_id, instance_id))
+        return KAFKA_FENCED_INSTANCE_ID;
     *member = group ? broker_member_find(group, member_id) : NULL;
     if (!*member)
         return KAFKA_UNKNOWN_MEMBER_ID;
@@ -685,7 +716,8 @@ static enum broker_handle_result broker_handle_sync_group(struct broker_groups *
     const struct broker_sync_group_request *req = &conn->request.body.sync_group;
     struct broker_group *group = broker_group_find(groups, req->group_id);
     struct broker_member *member;
-    int16_t error = broker_group_check_member(group, req->member_id, req->generation_id, &member);
+    int16_t error = broker_group_check_member(group, req->member_id, req->group_instance_id,
+                                              req->generation_id, &member);
     if (!error && group->state == BROKER_GROUP_PREPARING)
         error = KAFKA_REBALANCE_IN_PROGRESS;
     if (error) {
@@ -736,7 +768,8 @@ static void broker_handle_heartbeat(struct broker_groups *groups, struct broker_
     const struct broker_heartbeat_request *req = &conn->request.body.heartbeat;
     struct broker_group *group = broker_group_find(groups, req->group_id);
     struct broker_member *member;
-    int16_t error = broker_group_check_member(group, req->member_id, req->generation_id, &member);
+    int16_t error = broker_group_check_member(group, req->member_id, req->group_instance_id,
+                                              req->generation_id, &member);
     if (member)
         member->deadline = groups->broker->now_ms + member->session_timeout_ms;
     if (!error && group->state == BROKER_GROUP_PREPARING)
@@ -750,7 +783,7 @@ static void broker_handle_leave_group(struct broker_groups *groups, struct broke
     struct broker_group *group = broker_group_find(groups, req->group_id);
     struct broker_member *member = group ? broker_member_find(group, req->member_id) : NULL;
     if (member) {
-        broker_group_remove_member(groups, group, member, "LeaveGroup");
+        broker_group_remove_member(groups, group, member, "LeaveGroup", KAFKA_UNKNOWN_MEMBER_ID);
         broker_group_after_leave(groups, group, "member left");
     }
     broker_write_simple_error(conn, member ? KAFKA_NONE : KAFKA_UNKNOWN_MEMBER_ID,
@@ -771,7 +804,8 @@ static int16_t broker_commit_check(struct broker_groups *groups,
     if (empty)
         return KAFKA_UNKNOWN_MEMBER_ID;
     struct broker_member *member;
-    int16_t error = broker_group_check_member(group, req->member_id, req->generation_id, &member);
+    int16_t error = broker_group_check_member(group, req->member_id, req->group_instance_id,
+                                              req->generation_id, &member);
     if (member)
         member->deadline = groups->broker->now_ms + member->session_timeout_ms;
     if (!error && group->state == BROKER_GROUP_COMPLETING)
@@ -1076,7 +1110,7 @@ void broker_groups_tick(struct broker_groups *groups)
                 char reason[96];
                 snprintf(reason, sizeof reason, "session timeout: no heartbeat for %d ms",
                          m->session_timeout_ms);
-                broker_group_remove_member(groups, group, m, reason);
+                broker_group_remove_member(groups, group, m, reason, KAFKA_UNKNOWN_MEMBER_ID);
                 removed = 1;
             }
             m = next;
