@@ -52,16 +52,6 @@ def servers(lake):
     return harness.pids_running("--serve", os.path.realpath(lake))
 
 
-def wait_until(condition, timeout=30):
-    """Polls condition (a readiness wait, not a timing assert)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
 def server_ready(env):
     """A live server accepts connections on its socket (a dead one's file refuses them)."""
     socket_dir = os.path.join(env["XDG_RUNTIME_DIR"], "tickpipe")
@@ -92,10 +82,10 @@ def test_lifecycle(root, env):
     first = athena(env, lake, sql)
     check("first query runs here and starts a server", first.returncode == 0 and not served(first) and
           "--serve" in first.stderr, first.stderr)
-    check("a server is running for the lake", wait_until(lambda: len(servers(lake)) == 1 and server_ready(env)),
+    check("a server is running for the lake", harness.wait_until(lambda: len(servers(lake)) == 1 and server_ready(env)),
           servers(lake))
     socket_dir = os.path.join(env["XDG_RUNTIME_DIR"], "tickpipe")
-    check("wait for the socket", wait_until(lambda: any(n.endswith(".sock") for n in os.listdir(socket_dir))))
+    check("wait for the socket", harness.wait_until(lambda: any(n.endswith(".sock") for n in os.listdir(socket_dir))))
     sockets = [n for n in os.listdir(socket_dir) if n.endswith(".sock")]
     mode = os.stat(socket_dir).st_mode & 0o777
     check("socket in a private directory", len(sockets) == 1 and mode == 0o700, (sockets, oct(mode)))
@@ -125,7 +115,7 @@ def test_lifecycle(root, env):
     check("cache sync through the server", served(synced) and rows(synced)[1:] == [[want]] and
           "from the cache" in synced.stderr, synced.stdout + synced.stderr)
     # background refreshes started by earlier queries hold the cache's lock while they run
-    wait_until(lambda: not harness.pids_running("--refresh-cache", os.path.realpath(lake)), timeout=60)
+    harness.wait_until(lambda: not harness.pids_running("--refresh-cache", os.path.realpath(lake)), timeout=60)
     cached = athena(env, lake, "SELECT sum(volume) AS v FROM ticks")
     check("cached table read by the server", served(cached) and rows(cached)[1:] == [[want]] and
           f"({3} from the cache)" in cached.stderr, cached.stderr)
@@ -187,11 +177,11 @@ def test_lifecycle(root, env):
     pids = servers(lake)
     for pid in pids:
         os.kill(pid, signal.SIGKILL)
-    wait_until(lambda: not servers(lake))
+    harness.wait_until(lambda: not servers(lake))
     orphan = athena(env, lake, "SELECT max(price) FROM ticks")
     check("dead server's socket: the query runs here", orphan.returncode == 0 and not served(orphan) and
           rows(orphan)[1:] == [["79.0"]], orphan.stdout + orphan.stderr)
-    check("a new server replaces the dead one", wait_until(lambda: len(servers(lake)) == 1 and server_ready(env)))
+    check("a new server replaces the dead one", harness.wait_until(lambda: len(servers(lake)) == 1 and server_ready(env)))
 
     stopped = harness.tickpipe("athena", "--lake", lake, "--stop-server", env=env)
     check("--stop-server stops it", stopped.returncode == 0 and "stopped the query server" in stopped.stderr
@@ -210,7 +200,7 @@ def test_lifecycle(root, env):
 def test_foreign_socket(root, env, lake):
     """Something else listening on the socket path: the query still runs."""
     first = athena(env, lake, "SELECT 1 AS one FROM ticks LIMIT 1")
-    wait_until(lambda: len(servers(lake)) == 1 and server_ready(env))
+    harness.wait_until(lambda: len(servers(lake)) == 1 and server_ready(env))
     socket_dir = os.path.join(env["XDG_RUNTIME_DIR"], "tickpipe")
     path = os.path.join(socket_dir, [n for n in os.listdir(socket_dir) if n.endswith(".sock")][0])
     harness.tickpipe("athena", "--lake", lake, "--stop-server", env=env)
@@ -232,7 +222,7 @@ def test_foreign_socket(root, env, lake):
     check("a server that hangs up: the query runs here", first.returncode == 0 and result.returncode == 0 and
           not served(result) and rows(result)[1:] == [[str(3 * 107)]], result.stdout + result.stderr)
     impostor.close()
-    wait_until(lambda: len(servers(lake)) == 1 and server_ready(env))
+    harness.wait_until(lambda: len(servers(lake)) == 1 and server_ready(env))
     harness.tickpipe("athena", "--lake", lake, "--stop-server", env=env)
 
     unsafe = os.path.join(root, "open-runtime")
@@ -248,10 +238,10 @@ def test_lake_removed(root, env):
     write_day(lake, "2024-02-01", 5)
     crawl(lake)
     athena(env, lake, "SELECT count(*) FROM ticks")
-    check("server started for a second lake", wait_until(lambda: len(servers(lake)) == 1 and server_ready(env)))
+    check("server started for a second lake", harness.wait_until(lambda: len(servers(lake)) == 1 and server_ready(env)))
     real = os.path.realpath(lake)
     subprocess.run(["rm", "-rf", lake])
-    gone = wait_until(lambda: not harness.pids_running("--serve", real), timeout=20)
+    gone = harness.wait_until(lambda: not harness.pids_running("--serve", real), timeout=20)
     left = []
     for pid in harness.pids_running("--serve", real):
         try:

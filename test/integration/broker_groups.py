@@ -64,15 +64,6 @@ class Consumer:
         return got, committed
 
 
-def wait_until(condition, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def all_got(consumers):
     got = set()
     for c in consumers:
@@ -87,11 +78,11 @@ def body():
     topic, group = "shared", "takeover"
     produce(bootstrap, topic, 0)  # creates the topic; consumed by the group below
     consumers = [Consumer(bootstrap, topic, group, out_dir, "c%d" % i) for i in range(3)]
-    ok = wait_until(lambda: "with 3 members" in open(data_dir + ".log").read(), 60)
+    ok = h.wait_until(lambda: "with 3 members" in open(data_dir + ".log").read(), 60)
     h.check("three consumers form one generation", ok, open(data_dir + ".log").read()[-1500:])
     produce(bootstrap, topic, PER_PARTITION // 2)
     first_round = {(p, o) for p in range(PARTITIONS) for o in range(PER_PARTITION * 2)}
-    ok = wait_until(lambda: all_got(consumers) >= first_round and
+    ok = h.wait_until(lambda: all_got(consumers) >= first_round and
                     all(c.events()[0] for c in consumers), 60)
     h.check("three consumers share the partitions and read everything", ok,
             [len(c.events()[0]) for c in consumers])
@@ -104,7 +95,7 @@ def body():
     produce(bootstrap, topic, PER_PARTITION)
     survivors = [c for c in consumers if c is not victim]
     everything = {(p, o) for p in range(PARTITIONS) for o in range(3 * PER_PARTITION)}
-    ok = wait_until(lambda: all_got(consumers) >= everything, 60)
+    ok = h.wait_until(lambda: all_got(consumers) >= everything, 60)
     h.check("survivors take over the killed member's partitions", ok,
             sorted(everything - all_got(consumers))[:10])
     victim_partitions = {p for p, _, t in victim.events()[0]}

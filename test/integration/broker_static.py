@@ -14,15 +14,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import harness as h  # noqa: E402
 
 
-def wait_until(condition, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return condition()
-
-
 def consume(bootstrap, lake, log_path):
     log = open(log_path, "w")
     return h.start([h.TICKPIPE, "consume", "--brokers", bootstrap, "--topic", "static", "--group", "statics",
@@ -39,10 +30,10 @@ def body():
     h.check("topic created with a message", produced.returncode == 0, produced.stderr)
     broker_log = data_dir + ".log"
     first = consume(bootstrap, os.path.join(out, "lake-1"), os.path.join(out, "first.log"))
-    ok = wait_until(lambda: "with 1 members" in open(broker_log).read(), 60)
+    ok = h.wait_until(lambda: "with 1 members" in open(broker_log).read(), 60)
     h.check("the first static member joins", ok, open(broker_log).read()[-1500:])
     second = consume(bootstrap, os.path.join(out, "lake-2"), os.path.join(out, "second.log"))
-    fenced = wait_until(lambda: first.poll() is not None, 60)
+    fenced = h.wait_until(lambda: first.poll() is not None, 60)
     with open(os.path.join(out, "first.log")) as f:
         first_err = f.read()
     h.check("the replaced instance stops", fenced and first.returncode != 0, first_err[-1500:])

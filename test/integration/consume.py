@@ -164,16 +164,6 @@ def test_bad_messages(bootstrap, tmp):
     h.check("bad messages: counted in the summary", r.returncode == 0 and f"{len(bad)} errors" in r.stderr, r.stderr)
 
 
-def wait_until(condition, timeout, interval=0.2):
-    """Polls condition() until it is true or timeout seconds passed; returns its last value."""
-    deadline = time.time() + timeout
-    while True:
-        value = condition()
-        if value or time.time() >= deadline:
-            return value
-        time.sleep(interval)
-
-
 def kcat_values(bootstrap, topic):
     """Every message value of the topic, read by kcat (fast for 1M messages)."""
     r = subprocess.run(["kcat", "-C", "-b", bootstrap, "-t", topic, "-e", "-o", "beginning", "-q", "-f", "%s\\n",
@@ -379,12 +369,12 @@ def test_s3_faults(bootstrap, tmp, fake_url):
         return data_lines(h.lake_lines(download), "faulty")
 
     # two failed rounds (1 s, then 2 s of backoff): it keeps retrying without committing
-    wait_until(lambda: log_text().count("nothing committed, retrying from offset") >= 2, 90)
+    h.wait_until(lambda: log_text().count("nothing committed, retrying from offset") >= 2, 90)
     h.check("S3 down: the consumer says nothing was committed and it will retry",
             "nothing committed, retrying from offset" in log_text(), log_text()[-600:])
     h.check("S3 down: nothing reached the bucket", not s3_lake())
     h.fake_aws_control(fake_url, "/_fake/reset", {})
-    resumed = wait_until(lambda: s3_lake() == want, 90, interval=1.0)
+    resumed = h.wait_until(lambda: s3_lake() == want, 90, interval=1.0)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
     h.check("S3 back: it resumes, exits 0 on SIGTERM, every message exactly once",
@@ -407,14 +397,14 @@ def test_group_takeover(bootstrap, tmp):
     with open(b_log, "w") as log:
         b = h.start(common, stdout=subprocess.DEVNULL, stderr=log)
     # mid-way: once data is flowing into the lake, at a random moment
-    wait_until(lambda: data_lines(h.lake_lines(lake), "grouped"), 60)
+    h.wait_until(lambda: data_lines(h.lake_lines(lake), "grouped"), 60)
     time.sleep(random.uniform(0.2, 1.5))
     a.send_signal(signal.SIGKILL)
     a.wait()
     killed_while_producing = producer.poll() is None
     producer.wait(timeout=120)
     want = topic_values(bootstrap, "grouped")
-    complete = wait_until(lambda: data_lines(h.lake_lines(lake), "grouped") == want, 120, interval=0.5)
+    complete = h.wait_until(lambda: data_lines(h.lake_lines(lake), "grouped") == want, 120, interval=0.5)
     b.send_signal(signal.SIGTERM)
     b.wait(timeout=60)
     got = data_lines(h.lake_lines(lake), "grouped")
@@ -465,9 +455,9 @@ def test_store_error_while_buffering(bootstrap, tmp):
         with open(log_path) as f:
             return f.read()
 
-    blocked = wait_until(lambda: log_text().count("nothing committed, retrying from offset") >= 2, 60)
+    blocked = h.wait_until(lambda: log_text().count("nothing committed, retrying from offset") >= 2, 60)
     os.unlink(blocker)
-    complete = wait_until(lambda: data_lines(h.lake_lines(lake), "blocked") == want, 90, interval=0.5)
+    complete = h.wait_until(lambda: data_lines(h.lake_lines(lake), "blocked") == want, 90, interval=0.5)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
     got = data_lines(h.lake_lines(lake), "blocked")
@@ -488,7 +478,7 @@ def test_static_member_replaced(bootstrap, tmp):
             "--stats-interval", "0", "--flush-records", "20", "-X", "group.instance.id=static-1",
             "-X", "session.timeout.ms=120000", "-X", "heartbeat.interval.ms=500"]
     first = h.start(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_until(lambda: os.path.isdir(os.path.join(lake, "_consume", "static")), 30)
+    h.wait_until(lambda: os.path.isdir(os.path.join(lake, "_consume", "static")), 30)
     first.send_signal(signal.SIGKILL)
     first.wait()
     try:

@@ -326,3 +326,14 @@ def pids_running(*words):
         if all(w in args for w in wanted):
             pids.append(int(pid))
     return pids
+
+
+def wait_until(condition, timeout=30, interval=0.05):
+    """Polls condition() until it is true or timeout seconds passed; returns its last value.
+    A readiness wait, never a timing assert."""
+    deadline = time.time() + timeout
+    while True:
+        value = condition()
+        if value or time.time() >= deadline:
+            return value
+        time.sleep(interval)

@@ -118,16 +118,21 @@ def _partition_error(values_member, values, code, message):
     return {values_member: list(values), "ErrorDetail": {"ErrorCode": code, "ErrorMessage": message}}
 
 
+def _partition_batch(state, params, member):
+    """The entries of a Batch*Partition call (at most 100, as Glue allows), its
+    database, table, stored partitions and number of partition keys; under _lock."""
+    items = params[member]
+    if len(items) > 100:
+        raise _error("ValidationException", f"{member} has {len(items)} entries; at most 100")
+    db = _database(state, params["DatabaseName"])
+    table = _table(state, params["DatabaseName"], params["TableName"])
+    return items, db, table, db["partitions"][table["Name"]], len(table.get("PartitionKeys") or [])
+
+
 def batch_create_partition(state, params):
-    inputs = params["PartitionInputList"]
-    if len(inputs) > 100:
-        raise _error("ValidationException", f"PartitionInputList has {len(inputs)} entries; at most 100")
     errors = []
     with _lock:
-        db = _database(state, params["DatabaseName"])
-        table = _table(state, params["DatabaseName"], params["TableName"])
-        partitions = db["partitions"][table["Name"]]
-        keys = len(table.get("PartitionKeys") or [])
+        inputs, db, table, partitions, keys = _partition_batch(state, params, "PartitionInputList")
         for p in inputs:
             values = tuple(p.get("Values") or [])
             if len(values) != keys:
@@ -145,15 +150,9 @@ def batch_create_partition(state, params):
 
 
 def batch_update_partition(state, params):
-    entries = params["Entries"]
-    if len(entries) > 100:
-        raise _error("ValidationException", f"Entries has {len(entries)} entries; at most 100")
     errors = []
     with _lock:
-        db = _database(state, params["DatabaseName"])
-        table = _table(state, params["DatabaseName"], params["TableName"])
-        partitions = db["partitions"][table["Name"]]
-        keys = len(table.get("PartitionKeys") or [])
+        entries, db, table, partitions, keys = _partition_batch(state, params, "Entries")
         for entry in entries:
             values = tuple(entry["PartitionValueList"])
             new_values = tuple(entry["PartitionInput"].get("Values") or values)
