@@ -65,9 +65,26 @@ int tick_cell_is_null(const char *text, size_t length)
     }
 }
 
+/* A number kept as written (so it round-trips exactly): valid JSON, short
+ * enough for every JSON reader (cJSON reads at most 63 characters), and
+ * finite as a double (1e999 is valid JSON but no reader's number). */
+static int tick_number_verbatim(const char *text, size_t length)
+{
+    if (length > 40 || !json_is_number(text, length))
+        return 0;
+    if (!memchr(text, 'e', length) && !memchr(text, 'E', length))
+        return 1; /* at most 40 digits: below 1e40 */
+    char copy[41];
+    memcpy(copy, text, length);
+    copy[length] = '\0';
+    errno = 0;
+    double value = strtod(copy, NULL);
+    return isfinite(value) && errno != ERANGE;
+}
+
 int tick_append_number(buf *out, const char *text, size_t length)
 {
-    if (json_is_number(text, length))
+    if (tick_number_verbatim(text, length))
         return buf_append(out, text, length) == 0;
     /* The unusual forms: blanks around, '+5', '.5', '5.' */
     while (length && isspace((unsigned char)*text))
@@ -76,7 +93,7 @@ int tick_append_number(buf *out, const char *text, size_t length)
         length--;
     if (length == 0 || length > 64)
         return 0;
-    if (json_is_number(text, length))
+    if (tick_number_verbatim(text, length))
         return buf_append(out, text, length) == 0;
     const char *digits = text + (*text == '+' || *text == '-');
     if (digits[0] == '0' && digits + 1 < text + length && isdigit((unsigned char)digits[1]))
@@ -316,7 +333,7 @@ int tick_render(tick_schema *schema, const csv_record *row, buf *json, struct ti
             continue;
         }
         enum tick_column_kind kind = schema->kinds[i];
-        if (kind != TICK_COLUMN_STRING && json_is_number(text, length)) {
+        if (kind != TICK_COLUMN_STRING && tick_number_verbatim(text, length)) {
             memcpy(w, text, length);
             w += length;
             continue;
