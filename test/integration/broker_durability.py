@@ -21,10 +21,11 @@ KILLS = 4
 IDEMPOTENT_TOTAL = 200000
 
 # An idempotent librdkafka producer (the system librdkafka, through ctypes)
-# that retries forever; prints "delivered N failed M".
+# that retries forever; prints "delivered N failed M". Half way it prints
+# "half" and waits for the file argv[4], so a kill surely lands mid-stream.
 IDEMPOTENT_PRODUCER = r"""
-import ctypes, sys
-bootstrap, topic, total = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3])
+import ctypes, os, sys
+bootstrap, topic, total, go = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3]), sys.argv[4]
 rk = ctypes.CDLL("librdkafka.so.1")
 rk.rd_kafka_conf_new.restype = ctypes.c_void_p
 rk.rd_kafka_conf_set.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p,
@@ -59,6 +60,10 @@ handle = rk.rd_kafka_new(0, conf, errstr, 512)
 rkt = rk.rd_kafka_topic_new(handle, topic, None)
 print("started", flush=True)
 for i in range(total):
+    if i == total // 2:
+        print("half", flush=True)
+        while not os.path.exists(go):
+            rk.rd_kafka_poll(handle, 10)
     value, key = b"%d" % i, b"k%d" % (i % 16)
     while rk.rd_kafka_produce(rkt, -1, 2, value, len(value), key, len(key), None) != 0:
         rk.rd_kafka_poll(handle, 10)
@@ -153,13 +158,16 @@ def body():
     # librdkafka's idempotent producer retries through the kills: exactly once.
     # (Through ctypes in a child process: kcat gives up when all brokers are
     # down, which is exactly what a kill does for a moment.)
+    go = os.path.join(h.tempdir(), "go")
     producer = h.start(["/usr/bin/python3", "-c", IDEMPOTENT_PRODUCER, bootstrap, "idempotent",
-                        str(IDEMPOTENT_TOTAL)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                        str(IDEMPOTENT_TOTAL), go], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     producer.stdout.readline()  # "started"
-    for _ in range(2):
-        time.sleep(0.1 + rng.random() * 0.3)
-        h.check("the idempotent producer is still running at a kill", producer.poll() is None)
-        proc = kill_and_restart(proc, data_dir, port)
+    time.sleep(0.05 + rng.random() * 0.1)
+    proc = kill_and_restart(proc, data_dir, port)  # during the first half, or while it waits
+    h.check_equal("the idempotent producer reached half way", producer.stdout.readline().strip(), b"half")
+    h.check("the idempotent producer waits at half way during a kill", producer.poll() is None)
+    proc = kill_and_restart(proc, data_dir, port)  # half its messages not yet sent
+    open(go, "w").close()
     try:
         out, err = producer.communicate(timeout=180)
     except subprocess.TimeoutExpired:
