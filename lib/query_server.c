@@ -31,6 +31,11 @@
 #define SERVER_MAX_FRAME   (64u << 20)
 #define SERVER_FLUSH_BYTES (64u << 10)
 #define SERVER_NULL_LENGTH 0xffffffffu
+/* A server busy with another query (or a client that stopped reading) does
+ * not take a new one within this: the client runs it itself. */
+#define SERVER_TAKE_MS 250
+/* A client that reads nothing for this long is dropped (its query stops). */
+#define SERVER_SEND_PATIENCE_S 30
 
 /* ---- where the socket lives ------------------------------------------------ */
 
@@ -345,6 +350,11 @@ int query_server_run(const char *path, const char *key, const char *sql, enum qu
     frame_end(&frame, at);
     atomic_store(connection, fd);
     int answered = 0, rc = frame.data && socket_write_all(fd, frame.data, frame.len) == 0 ? 0 : -2;
+    struct pollfd taken = {fd, POLLIN, 0};
+    if (rc == 0 && poll(&taken, 1, SERVER_TAKE_MS) == 0) {
+        log_info("query server %s is busy: running the query here", path);
+        rc = -2;
+    }
     struct query_value *values = NULL;
     size_t capacity = 0;
     while (rc == 0) {
@@ -355,7 +365,9 @@ int query_server_run(const char *path, const char *key, const char *sql, enum qu
         }
         struct frame_reader r = {(const unsigned char *)frame.data + 1, frame.len - 1, 0};
         char type = frame.data[0];
-        if (type == 'C')
+        if (type == 'A')
+            rc = 0; /* taken: from now on a broken connection fails the query */
+        else if (type == 'C')
             rc = client_columns(&r, sink, err);
         else if (type == 'R')
             rc = client_row(&r, sink, &values, &capacity, err);
@@ -441,6 +453,13 @@ static int server_row(void *context, const struct query_value *values, size_t co
     return 0;
 }
 
+/* Tells the client its query is taken (it waits SERVER_TAKE_MS for this). */
+static int server_take(struct server_output *out)
+{
+    frame_end(&out->pending, frame_begin(&out->pending, 'A'));
+    return server_flush(out);
+}
+
 /* Interrupts the query when the client hangs up (Ctrl-C, or it died). */
 struct server_watch {
     int client;
@@ -473,6 +492,8 @@ static void server_answer(query_engine *engine, const char *key, int client)
 {
     struct timeval patience = {5, 0}; /* a request is one frame, sent at once */
     setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience);
+    struct timeval reader = {SERVER_SEND_PATIENCE_S, 0};
+    setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &reader, sizeof reader);
     buf request = BUF_INIT;
     if (!server_peer_is_us(client) || socket_read_frame(client, &request) <= 0 ||
         request.data[0] != 'Q') {
@@ -493,6 +514,8 @@ static void server_answer(query_engine *engine, const char *key, int client)
         rc = tp_err_set(&err, TP_ERR_USAGE, "malformed request");
     } else if (key_length != strlen(key) || memcmp(their_key, key, key_length) != 0) {
         rc = tp_err_set(&err, TP_ERR_USAGE, "this server serves another engine");
+    } else if (server_take(&out) < 0) {
+        rc = 0; /* the client gave up waiting and runs the query itself */
     } else {
         struct server_watch watch = {client, {-1, -1}, engine};
         pthread_t watcher;

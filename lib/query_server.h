@@ -7,7 +7,8 @@
  * of later `tickpipe athena` processes on the same lake over a Unix
  * socket, one at a time, each exactly as a fresh process would (catalog
  * and objects listed again, views redefined, the cache attached only for
- * the query), and exits after an idle time or when the lake is gone.
+ * the query), and exits after an idle time or when the lake is gone. A
+ * client that stops reading its rows is dropped after 30 s.
  *
  * The socket lives in $XDG_RUNTIME_DIR/tickpipe or /tmp/tickpipe-<uid>
  * (a directory of mode 0700 owned by the user; anything else and no
@@ -19,7 +20,9 @@
  * Wire format (both ways): frames of u32 length (little-endian, of type
  * and payload), u8 type, payload. Strings are u32 length + bytes.
  *   client 'Q': key, sql, u8 cache mode
- *   server 'C': u32 n, n x (name, type, u8 kind)      the columns
+ *   server 'A': (empty) the query is taken; a server that sends none
+ *               within 250 ms is busy and the client runs the query itself
+ *          'C': u32 n, n x (name, type, u8 kind)      the columns
  *          'R': u32 n, n x (u32 length | 0xffffffff for NULL, bytes)
  *          'E': i64 rows, i64 objects, i64 cached, stale tables   done
  *          'X': i32 error code, message                           failed

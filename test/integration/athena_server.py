@@ -152,6 +152,30 @@ def test_lifecycle(root, env):
     check("the server answers after an interrupted query", served(after) and rows(after)[1:] == [["3"]],
           after.stderr)
 
+    # a client that stops reading (its output piped to a pager nobody reads) blocks the server
+    # in send(); the next client runs its query itself instead of waiting behind it
+    stuck = subprocess.Popen([harness.TICKPIPE, "athena", "--lake", lake, "--format", "csv", "--cache", "off",
+                              "SELECT a.range AS x, repeat('y', 200) AS pad FROM range(2000000) a"],
+                             env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    server_pid = servers(lake)[0]
+
+    def server_blocked_in_send():
+        try:
+            with open(f"/proc/{server_pid}/wchan") as f:
+                return f.read() == "sock_alloc_send_pskb"
+        except OSError:
+            return False
+    blocked = harness.wait_until(server_blocked_in_send, 60)
+    meanwhile = athena(env, lake, "SELECT count(*) AS busy FROM ticks WHERE symbol = 'AAA'")
+    check("a server blocked by a client that stops reading: the next query runs here",
+          blocked and meanwhile.returncode == 0 and rows(meanwhile)[1:] == [["107"]] and
+          "is busy" in meanwhile.stderr and not served(meanwhile), meanwhile.stderr)
+    stuck.kill()
+    stuck.wait()
+    freed = athena(env, lake, "SELECT count(*) AS freed FROM ticks WHERE symbol = 'AAA'")
+    check("once that client is gone, the server answers again", served(freed) and
+          rows(freed)[1:] == [["107"]], freed.stderr)
+
     # malformed requests (a peer that is not tickpipe): each is dropped, the server serves on
     socket_dir = os.path.join(env["XDG_RUNTIME_DIR"], "tickpipe")
     path = os.path.join(socket_dir, [n for n in os.listdir(socket_dir) if n.endswith(".sock")][0])
