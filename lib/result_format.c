@@ -35,6 +35,9 @@ struct result_writer {
     size_t sample_count;
     size_t *widths;
     int header_written;
+    const char **texts; /* one line's cells, column_count of them */
+    size_t *lengths;
+    buf cell; /* one cell as shown */
 };
 
 int result_format_parse(const char *name, enum result_format *format)
@@ -99,12 +102,10 @@ static size_t result_table_cell(buf *out, const char *text, size_t length)
     return width;
 }
 
-static size_t result_table_width(const char *text, size_t length)
+static size_t result_table_width(result_writer *w, const char *text, size_t length)
 {
-    buf scratch = BUF_INIT;
-    size_t width = result_table_cell(&scratch, text, length);
-    buf_free(&scratch);
-    return width;
+    buf_reset(&w->cell);
+    return result_table_cell(&w->cell, text, length);
 }
 
 static void result_table_pad(buf *out, size_t count)
@@ -113,34 +114,34 @@ static void result_table_pad(buf *out, size_t count)
         buf_append_char(out, ' ');
 }
 
-/* Appends one line of cells; trailing blanks are trimmed. */
-static void result_table_line(result_writer *w, const char *const *texts, const size_t *lengths)
+/* Appends one line of cells (w->texts and w->lengths); trailing blanks
+ * are trimmed. */
+static void result_table_line(result_writer *w)
 {
-    buf cell = BUF_INIT;
     for (size_t i = 0; i < w->column_count; i++) {
-        buf_reset(&cell);
-        size_t width = result_table_cell(&cell, texts[i], lengths[i]);
+        size_t width = result_table_width(w, w->texts[i], w->lengths[i]);
         size_t pad = w->widths[i] > width ? w->widths[i] - width : 0;
         buf_append_str(&w->line, i ? " | " : " ");
         int right = w->columns[i].kind == QUERY_KIND_NUMBER;
         if (right)
             result_table_pad(&w->line, pad);
-        buf_append(&w->line, cell.data, cell.len);
+        buf_append(&w->line, w->cell.data, w->cell.len);
         if (!right)
             result_table_pad(&w->line, pad);
     }
-    buf_free(&cell);
     while (w->line.len && w->line.data[w->line.len - 1] == ' ')
         w->line.len--;
     w->line.data[w->line.len] = '\0';
     buf_append_char(&w->line, '\n');
 }
 
-static void result_table_row_texts(const struct result_row *row, size_t count, const char **texts)
+/* Points w->texts and w->lengths at a sampled row's values. */
+static void result_table_row_texts(result_writer *w, const struct result_row *row)
 {
     const char *p = row->data;
-    for (size_t i = 0; i < count; i++) {
-        texts[i] = p;
+    for (size_t i = 0; i < w->column_count; i++) {
+        w->texts[i] = p;
+        w->lengths[i] = row->lengths[i];
         if (row->lengths[i] != RESULT_NULL_LENGTH)
             p += row->lengths[i];
     }
@@ -150,21 +151,14 @@ static void result_table_row_texts(const struct result_row *row, size_t count, c
 static int result_table_write_sample(result_writer *w, tp_err *err)
 {
     size_t n = w->column_count;
-    const char **texts = calloc(n ? n : 1, sizeof *texts);
-    size_t *lengths = calloc(n ? n : 1, sizeof *lengths);
-    if (!texts || !lengths) {
-        free(texts);
-        free(lengths);
-        return result_out_of_memory(err);
-    }
     for (size_t i = 0; i < n; i++) {
-        texts[i] = w->columns[i].name;
-        lengths[i] = strlen(w->columns[i].name);
-        size_t width = result_table_width(texts[i], lengths[i]);
+        w->texts[i] = w->columns[i].name;
+        w->lengths[i] = strlen(w->columns[i].name);
+        size_t width = result_table_width(w, w->texts[i], w->lengths[i]);
         if (width > w->widths[i])
             w->widths[i] = width;
     }
-    result_table_line(w, texts, lengths);
+    result_table_line(w);
     for (size_t i = 0; i < n; i++) {
         buf_append_str(&w->line, i ? "+" : "");
         for (size_t j = 0; j < w->widths[i] + 2; j++)
@@ -173,8 +167,8 @@ static int result_table_write_sample(result_writer *w, tp_err *err)
     buf_append_char(&w->line, '\n');
     int rc = result_flush_line(w, err);
     for (size_t r = 0; rc == 0 && r < w->sample_count; r++) {
-        result_table_row_texts(&w->sample[r], n, texts);
-        result_table_line(w, texts, w->sample[r].lengths);
+        result_table_row_texts(w, &w->sample[r]);
+        result_table_line(w);
         rc = result_flush_line(w, err);
     }
     for (size_t r = 0; r < w->sample_count; r++) {
@@ -183,8 +177,6 @@ static int result_table_write_sample(result_writer *w, tp_err *err)
     }
     w->sample_count = 0;
     w->header_written = 1;
-    free(texts);
-    free(lengths);
     return rc;
 }
 
@@ -192,20 +184,11 @@ static int result_table_row(result_writer *w, const struct query_value *values, 
 {
     size_t n = w->column_count;
     if (w->header_written) {
-        const char **texts = calloc(n ? n : 1, sizeof *texts);
-        size_t *lengths = calloc(n ? n : 1, sizeof *lengths);
-        if (!texts || !lengths) {
-            free(texts);
-            free(lengths);
-            return result_out_of_memory(err);
-        }
         for (size_t i = 0; i < n; i++) {
-            texts[i] = values[i].text;
-            lengths[i] = values[i].text ? values[i].length : RESULT_NULL_LENGTH;
+            w->texts[i] = values[i].text;
+            w->lengths[i] = values[i].text ? values[i].length : RESULT_NULL_LENGTH;
         }
-        result_table_line(w, texts, lengths);
-        free(texts);
-        free(lengths);
+        result_table_line(w);
         return result_flush_line(w, err);
     }
     struct result_row *row = &w->sample[w->sample_count];
@@ -233,7 +216,7 @@ static int result_table_row(result_writer *w, const struct query_value *values, 
     w->sample_count++;
     const char *q = row->data;
     for (size_t i = 0; i < n; i++) {
-        size_t width = result_table_width(q, row->lengths[i]);
+        size_t width = result_table_width(w, q, row->lengths[i]);
         if (width > w->widths[i])
             w->widths[i] = width;
         if (row->lengths[i] != RESULT_NULL_LENGTH)
@@ -279,9 +262,13 @@ static int result_begin(void *context, const struct query_column *columns, size_
     result_writer *w = context;
     w->columns = calloc(count ? count : 1, sizeof *w->columns);
     w->widths = calloc(count ? count : 1, sizeof *w->widths);
-    if (w->format == RESULT_FORMAT_TABLE)
+    int table = w->format == RESULT_FORMAT_TABLE;
+    if (table) {
         w->sample = calloc(RESULT_TABLE_SAMPLE_ROWS, sizeof *w->sample);
-    if (!w->columns || !w->widths || (w->format == RESULT_FORMAT_TABLE && !w->sample))
+        w->texts = calloc(count ? count : 1, sizeof *w->texts);
+        w->lengths = calloc(count ? count : 1, sizeof *w->lengths);
+    }
+    if (!w->columns || !w->widths || (table && (!w->sample || !w->texts || !w->lengths)))
         return result_out_of_memory(err);
     for (size_t i = 0; i < count; i++) {
         w->columns[i] = columns[i];
@@ -380,6 +367,9 @@ void result_writer_free(result_writer *w)
     free(w->sample);
     free(w->columns);
     free(w->widths);
+    free(w->texts);
+    free(w->lengths);
+    buf_free(&w->cell);
     buf_free(&w->line);
     free(w);
 }
