@@ -101,11 +101,9 @@ int cmd_broker(int argc, char **argv)
         "bootstrap.servers=HOST:PORT.\nData: DIR/topics/<topic>/<partition>/<offset>.log, "
         "DIR/groups/offsets.log.\nStops cleanly on SIGINT/SIGTERM.",
         options};
-    int npositional, exit_code;
-    if (cmd_parse(&command, argc, argv, &npositional, &exit_code) < 0)
+    int exit_code;
+    if (cmd_parse_options_only(&command, argc, argv, &exit_code) < 0)
         return exit_code;
-    if (npositional > 0)
-        return cmd_usage_error("unexpected argument '%s'", argv[1]);
     struct broker_config config;
     broker_config_defaults(&config);
     config.listen = listen;

@@ -34,6 +34,10 @@ int cmd_athena(int argc, char **argv);
 int cmd_parse(const struct opt_command *cmd, int argc, char **argv, int *npositional,
               int *exit_code);
 
+/* cmd_parse for a command that takes no arguments besides its options:
+ * an argument is a usage error (*exit_code 2). */
+int cmd_parse_options_only(const struct opt_command *cmd, int argc, char **argv, int *exit_code);
+
 /* Prints a usage error ("tickpipe produce: error: ...") and returns 2. */
 int cmd_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -39,6 +39,18 @@ int cmd_parse(const struct opt_command *cmd, int argc, char **argv, int *npositi
     return 0;
 }
 
+int cmd_parse_options_only(const struct opt_command *cmd, int argc, char **argv, int *exit_code)
+{
+    int npositional;
+    if (cmd_parse(cmd, argc, argv, &npositional, exit_code) < 0)
+        return -1;
+    if (npositional > 0) {
+        *exit_code = cmd_usage_error("unexpected argument '%s'", argv[1]);
+        return -1;
+    }
+    return 0;
+}
+
 int cmd_usage_error(const char *fmt, ...)
 {
     va_list ap;

@@ -306,11 +306,9 @@ int cmd_demo(int argc, char **argv)
         "Everything lives under --dir: broker/ (the embedded broker's log), lake/ (the objects,\n"
         "_catalog/ and _errors/), stocks.csv (the sample). Nothing keeps running afterwards.",
         options};
-    int npositional, exit_code;
-    if (cmd_parse(&command, argc, argv, &npositional, &exit_code) < 0)
+    int exit_code;
+    if (cmd_parse_options_only(&command, argc, argv, &exit_code) < 0)
         return exit_code;
-    if (npositional > 0)
-        return cmd_usage_error("unexpected argument '%s'", argv[1]);
     if (settings.speed < 0)
         return cmd_usage_error("--speed must be positive");
     cmd_install_stop_handlers();

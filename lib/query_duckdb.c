@@ -975,14 +975,21 @@ static int duckdb_reuse_result(struct query_duckdb *e, const char *sql,
     return found;
 }
 
+/* Every run starts with empty stats (nothing known yet) and the
+ * read-only check of the statement. */
+static int duckdb_run_begin(const char *sql, struct query_stats *stats, tp_err *err)
+{
+    memset(stats, 0, sizeof *stats);
+    stats->bytes_scanned = -1;
+    stats->engine_ms = -1;
+    return sql_guard_check(sql, strlen(sql), err);
+}
+
 static int duckdb_engine_run(query_engine *base, const char *sql, const struct query_sink *sink,
                              struct query_stats *stats, tp_err *err)
 {
     struct query_duckdb *e = (struct query_duckdb *)base;
-    memset(stats, 0, sizeof *stats);
-    stats->bytes_scanned = -1;
-    stats->engine_ms = -1;
-    if (sql_guard_check(sql, strlen(sql), err) < 0)
+    if (duckdb_run_begin(sql, stats, err) < 0)
         return -1;
     int64_t started = clock_monotonic_ns();
     char *results_path = NULL;
@@ -1223,13 +1230,8 @@ int query_duckdb_execute(query_engine *base, const char *sql, enum query_cache_m
                          tp_err *err)
 {
     struct query_duckdb *e = (struct query_duckdb *)base;
-    memset(stats, 0, sizeof *stats);
-    stats->bytes_scanned = -1;
-    stats->engine_ms = -1;
     buf_reset(stale);
-    if (sql_guard_check(sql, strlen(sql), err) < 0)
-        return -1;
-    if (duckdb_engine_open(e, err) < 0)
+    if (duckdb_run_begin(sql, stats, err) < 0 || duckdb_engine_open(e, err) < 0)
         return -1;
     duckdb_forget_tables(e);
     e->cache_mode = mode;

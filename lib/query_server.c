@@ -561,15 +561,23 @@ static void server_answer(query_engine *engine, const char *key, int client)
     free(sql);
 }
 
+/* <path>.lock: held by the live server for its whole life, with its pid
+ * inside (caller frees; NULL when out of memory). */
+static char *server_lock_path(const char *path)
+{
+    buf lock_path = BUF_INIT;
+    buf_printf(&lock_path, "%s.lock", path);
+    return buf_detach(&lock_path);
+}
+
 /* Binds path, unless another live server holds its lock: -1 on error,
  * 0 when another serves it (*fd = -1), else 0 with the listening socket. */
 static int server_listen(const char *path, int *lock_fd, int *fd, tp_err *err)
 {
     *fd = -1;
-    buf lock_path = BUF_INIT;
-    buf_printf(&lock_path, "%s.lock", path);
-    *lock_fd = lock_path.data ? open(lock_path.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
-    buf_free(&lock_path);
+    char *lock_path = server_lock_path(path);
+    *lock_fd = lock_path ? open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
+    free(lock_path);
     if (*lock_fd < 0)
         return tp_err_set(err, TP_ERR_IO, "query server %s.lock: %s", path, strerror(errno));
     if (flock(*lock_fd, LOCK_EX | LOCK_NB) != 0) {
@@ -640,11 +648,10 @@ int query_server_serve(query_engine *engine, const char *path, const char *key, 
     /* under the lock: no newer server owns these names yet (one that
      * opened the lock file just now fails to lock it and leaves) */
     unlink(path);
-    buf lock_path = BUF_INIT;
-    buf_printf(&lock_path, "%s.lock", path);
-    if (lock_path.data)
-        unlink(lock_path.data);
-    buf_free(&lock_path);
+    char *lock_path = server_lock_path(path);
+    if (lock_path)
+        unlink(lock_path);
+    free(lock_path);
     close(listener);
     /* lock_fd stays open: the lock goes with the process, so that
      * query_server_stop returns only once the server has exited */
@@ -653,10 +660,9 @@ int query_server_serve(query_engine *engine, const char *path, const char *key, 
 
 int query_server_stop(const char *path, tp_err *err)
 {
-    buf lock_path = BUF_INIT;
-    buf_printf(&lock_path, "%s.lock", path);
-    int fd = lock_path.data ? open(lock_path.data, O_RDWR | O_CLOEXEC) : -1;
-    buf_free(&lock_path);
+    char *lock_path = server_lock_path(path);
+    int fd = lock_path ? open(lock_path, O_RDWR | O_CLOEXEC) : -1;
+    free(lock_path);
     if (fd < 0)
         return 0;
     int rc = 0;
