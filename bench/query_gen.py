@@ -3,10 +3,12 @@ Hive-partitioned by day (dt=YYYY-MM-DD), object names as `tickpipe consume`
 writes them (<topic>+<kafka partition>+<first offset>.jsonl.gz), plus the
 local catalog documents in Glue's shapes. Deterministic (fixed seed)."""
 import gzip
-import json
 import os
 import random
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "lib"))
+import harness as h  # noqa: E402
 
 SYMBOLS = [f"S{i:02d}" for i in range(50)]
 KAFKA_PARTITIONS = 4
@@ -45,32 +47,8 @@ def generate(root, total, table="ticks"):
                     f.write("".join(part).encode())
                 offsets[p] += len(part)
         partitions.append(day)
-    write_catalog(root, table, partitions)
-
-
-def write_catalog(root, table, days, database="tickpipe"):
-    base = os.path.join(root, "_catalog", database)
-    os.makedirs(os.path.join(base, "tables"), exist_ok=True)
-    os.makedirs(os.path.join(base, "partitions"), exist_ok=True)
-    location = "file://" + os.path.abspath(os.path.join(root, table)) + "/"
-    with open(os.path.join(base, "database.json"), "w") as f:
-        json.dump({"Name": database, "CreateTime": 0}, f)
-    columns = [{"Name": "symbol", "Type": "string"}, {"Name": "date", "Type": "string"},
-               {"Name": "price", "Type": "double"}, {"Name": "volume", "Type": "bigint"}]
-    doc = {"Name": table, "DatabaseName": database, "TableType": "EXTERNAL_TABLE",
-           "StorageDescriptor": {"Columns": columns, "Location": location,
-                                 "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
-                                 "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
-                                 "Compressed": True,
-                                 "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"}},
-           "PartitionKeys": [{"Name": "dt", "Type": "string"}],
-           "Parameters": {"classification": "json", "compressionType": "gzip"}}
-    with open(os.path.join(base, "tables", table + ".json"), "w") as f:
-        json.dump(doc, f)
-    parts = [{"Values": [d], "DatabaseName": database, "TableName": table,
-              "StorageDescriptor": {"Location": location + f"dt={d}/"}} for d in days]
-    with open(os.path.join(base, "partitions", table + ".json"), "w") as f:
-        json.dump(parts, f)
+    h.write_local_catalog(root, table, [("symbol", "string"), ("date", "string"), ("price", "double"),
+                                        ("volume", "bigint")], "dt", partitions)
 
 
 if __name__ == "__main__":

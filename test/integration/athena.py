@@ -13,7 +13,6 @@ import io
 import json
 import math
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -63,33 +62,6 @@ def glue_type(values):
     return "string"
 
 
-def write_catalog(lake, table, columns, partition_key, partition_values, database="tickpipe"):
-    """Writes the Glue-shaped documents lib/catalog_local.c stores."""
-    base = os.path.join(lake, "_catalog", database)
-    os.makedirs(os.path.join(base, "tables"), exist_ok=True)
-    os.makedirs(os.path.join(base, "partitions"), exist_ok=True)
-    location = "file://" + os.path.abspath(os.path.join(lake, table)) + "/"
-    with open(os.path.join(base, "database.json"), "w") as f:
-        json.dump({"Name": database, "CreateTime": 0}, f)
-    doc = {"Name": table, "DatabaseName": database, "TableType": "EXTERNAL_TABLE",
-           "StorageDescriptor": {
-               "Columns": [{"Name": n, "Type": t} for n, t in columns],
-               "Location": location,
-               "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
-               "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
-               "Compressed": True,
-               "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"}},
-           "PartitionKeys": [{"Name": partition_key, "Type": "string"}] if partition_key else [],
-           "Parameters": {"classification": "json", "compressionType": "gzip"}}
-    with open(os.path.join(base, "tables", table + ".json"), "w") as f:
-        json.dump(doc, f)
-    parts = [{"Values": [v], "DatabaseName": database, "TableName": table,
-              "StorageDescriptor": {"Location": f"{location}{partition_key}={v}/"}}
-             for v in sorted(partition_values)]
-    with open(os.path.join(base, "partitions", table + ".json"), "w") as f:
-        json.dump(parts, f)
-
-
 def build_lake(lake, table, lines, partition_of, key="dt", types=None):
     """Places JSON lines as consume does: two Kafka partitions, an object per
     (folder, partition), the second object of a folder in two gzip members."""
@@ -119,7 +91,7 @@ def build_lake(lake, table, lines, partition_of, key="dt", types=None):
     parsed = [json.loads(l) for l in lines]
     names = list(parsed[0].keys())
     columns = [(n, (types or {}).get(n) or glue_type([p.get(n) for p in parsed])) for n in names]
-    write_catalog(lake, table, columns, key, folders.keys())
+    harness.write_local_catalog(lake, table, columns, key, folders.keys())
 
 
 def utc(text):
@@ -664,13 +636,7 @@ def test_interrupt(root):
                          env=BASE_ENV, stderr=subprocess.PIPE)
     time.sleep(1.5)
     started = time.time()
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    stderr = proc.stderr.read().decode()
+    stderr = harness.interrupt(proc, timeout=20)[1].decode()
     check("Ctrl-C cancels a running query", proc.returncode == 2 and "interrupted" in stderr
           and time.time() - started < 15, (proc.returncode, stderr))
 

@@ -10,7 +10,6 @@ import gzip
 import io
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -113,13 +112,7 @@ def body():
     proc = h.start([h.TICKPIPE, "athena", "--bucket", "s3://lake/prefix", "SELECT sleep_forever"], env=e,
                    stderr=subprocess.PIPE)
     time.sleep(1.5)
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    stderr = proc.stderr.read().decode()
+    stderr = h.interrupt(proc, timeout=20)[1].decode()
     ops = operations()
     h.check("--bucket picks Athena; Ctrl-C sends StopQueryExecution", proc.returncode == 2 and
             "interrupted" in stderr and "StopQueryExecution" in ops and ops[0] == "StartQueryExecution",

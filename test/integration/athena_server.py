@@ -52,23 +52,6 @@ def servers(lake):
     return harness.pids_running("--serve", os.path.realpath(lake))
 
 
-def server_ready(env):
-    """A live server accepts connections on its socket (a dead one's file refuses them)."""
-    socket_dir = os.path.join(env["XDG_RUNTIME_DIR"], "tickpipe")
-    for name in os.listdir(socket_dir) if os.path.isdir(socket_dir) else []:
-        if not name.endswith(".sock"):
-            continue
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(os.path.join(socket_dir, name))
-            return True
-        except OSError:
-            pass
-        finally:
-            probe.close()
-    return False
-
-
 def served(result):
     return "answered by the query server" in result.stderr
 
@@ -82,7 +65,7 @@ def test_lifecycle(root, env):
     first = athena(env, lake, sql)
     check("first query runs here and starts a server", first.returncode == 0 and not served(first) and
           "--serve" in first.stderr, first.stderr)
-    check("a server is running for the lake", harness.wait_until(lambda: len(servers(lake)) == 1 and server_ready(env)),
+    check("a server is running for the lake", harness.wait_until(lambda: len(servers(lake)) == 1 and harness.query_server_ready(env["XDG_RUNTIME_DIR"])),
           servers(lake))
     socket_dir = os.path.join(env["XDG_RUNTIME_DIR"], "tickpipe")
     check("wait for the socket", harness.wait_until(lambda: any(n.endswith(".sock") for n in os.listdir(socket_dir))))
@@ -141,12 +124,7 @@ def test_lifecycle(root, env):
                                "SELECT count(*) FROM range(3000000) a, range(3000000) b WHERE a.range * b.range = 7"],
                               env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(1.0)  # let the query start on the server
-    client.send_signal(signal.SIGINT)
-    try:
-        _, err = client.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        client.kill()
-        _, err = client.communicate()
+    _, err = harness.interrupt(client)
     check("Ctrl-C stops a served query", client.returncode != 0 and "interrupted" in err, err)
     after = athena(env, lake, "SELECT count(DISTINCT symbol) FROM ticks")
     check("the server answers after an interrupted query", served(after) and rows(after)[1:] == [["3"]],
@@ -205,7 +183,7 @@ def test_lifecycle(root, env):
     orphan = athena(env, lake, "SELECT max(price) FROM ticks")
     check("dead server's socket: the query runs here", orphan.returncode == 0 and not served(orphan) and
           rows(orphan)[1:] == [["79.0"]], orphan.stdout + orphan.stderr)
-    check("a new server replaces the dead one", harness.wait_until(lambda: len(servers(lake)) == 1 and server_ready(env)))
+    check("a new server replaces the dead one", harness.wait_until(lambda: len(servers(lake)) == 1 and harness.query_server_ready(env["XDG_RUNTIME_DIR"])))
 
     stopped = harness.tickpipe("athena", "--lake", lake, "--stop-server", env=env)
     check("--stop-server stops it", stopped.returncode == 0 and "stopped the query server" in stopped.stderr
@@ -224,7 +202,7 @@ def test_lifecycle(root, env):
 def test_foreign_socket(root, env, lake):
     """Something else listening on the socket path: the query still runs."""
     first = athena(env, lake, "SELECT 1 AS one FROM ticks LIMIT 1")
-    harness.wait_until(lambda: len(servers(lake)) == 1 and server_ready(env))
+    harness.wait_until(lambda: len(servers(lake)) == 1 and harness.query_server_ready(env["XDG_RUNTIME_DIR"]))
     socket_dir = os.path.join(env["XDG_RUNTIME_DIR"], "tickpipe")
     path = os.path.join(socket_dir, [n for n in os.listdir(socket_dir) if n.endswith(".sock")][0])
     harness.tickpipe("athena", "--lake", lake, "--stop-server", env=env)
@@ -246,7 +224,7 @@ def test_foreign_socket(root, env, lake):
     check("a server that hangs up: the query runs here", first.returncode == 0 and result.returncode == 0 and
           not served(result) and rows(result)[1:] == [[str(3 * 107)]], result.stdout + result.stderr)
     impostor.close()
-    harness.wait_until(lambda: len(servers(lake)) == 1 and server_ready(env))
+    harness.wait_until(lambda: len(servers(lake)) == 1 and harness.query_server_ready(env["XDG_RUNTIME_DIR"]))
     harness.tickpipe("athena", "--lake", lake, "--stop-server", env=env)
 
     unsafe = os.path.join(root, "open-runtime")
@@ -262,7 +240,7 @@ def test_lake_removed(root, env):
     write_day(lake, "2024-02-01", 5)
     crawl(lake)
     athena(env, lake, "SELECT count(*) FROM ticks")
-    check("server started for a second lake", harness.wait_until(lambda: len(servers(lake)) == 1 and server_ready(env)))
+    check("server started for a second lake", harness.wait_until(lambda: len(servers(lake)) == 1 and harness.query_server_ready(env["XDG_RUNTIME_DIR"])))
     real = os.path.realpath(lake)
     subprocess.run(["rm", "-rf", lake])
     gone = harness.wait_until(lambda: not harness.pids_running("--serve", real), timeout=20)

@@ -7,7 +7,6 @@ import csv
 import datetime
 import io
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -158,12 +157,7 @@ def test_follow(tmp):
     q = h.tickpipe("athena", "--lake", lake, "--cache", "off", "SELECT count(*) AS n FROM ticks")
     count = int(q.stdout.split()[-1]) if q.returncode == 0 and q.stdout.split() else 0
     h.check("demo --follow: another process queries the live lake", count > 0, (q.stdout, q.stderr))
-    proc.send_signal(signal.SIGINT)
-    try:
-        rest, err = proc.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        rest, err = proc.communicate()
+    rest, err = h.interrupt(proc)
     text = "".join(output) + rest
     h.check("demo --follow: prints the commands to query from another terminal",
             "from another terminal" in text and "tickpipe athena --lake" in text, text[:400])

@@ -7,7 +7,6 @@ import csv
 import datetime
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -209,12 +208,7 @@ def test_sigint_flushes_and_summarises(bootstrap):
     proc = subprocess.Popen([h.TICKPIPE, "produce", "-b", bootstrap, "--csv", path, "--topic", "sigint",
                              "--loop", "--rate", "2000"], stderr=subprocess.PIPE, text=True)
     time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
-    try:
-        _, err = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, err = proc.communicate()
+    _, err = h.interrupt(proc, timeout=30)
     h.check_equal("SIGINT: exit 0 after flushing", proc.returncode, 0)
     h.check("SIGINT: summary says interrupted", "interrupted" in err, err)
     import re

@@ -4,6 +4,7 @@ Each script prints one line per check: "PASS name", "FAIL name: why" or
 "SKIP name: why"; test/run counts them. Peers (brokers, S3 servers) are
 started once per script and stopped by PID in a finally block.
 """
+import json
 import os
 import shutil
 import signal
@@ -203,7 +204,6 @@ def fake_aws(*args):
 def fake_aws_control(url, path, payload=None):
     """POSTs (or GETs, without payload) a control request to the fake AWS
     endpoint; returns the decoded JSON answer."""
-    import json
     import urllib.request
     data = None if payload is None else json.dumps(payload).encode()
     with urllib.request.urlopen(urllib.request.Request(url + path, data=data), timeout=10) as r:
@@ -337,3 +337,61 @@ def wait_until(condition, timeout=30, interval=0.05):
         if value or time.time() >= deadline:
             return value
         time.sleep(interval)
+
+
+def write_local_catalog(lake, table, columns, partition_key, partition_values, database="tickpipe"):
+    """Writes the Glue-shaped documents lib/catalog_local.c stores: a gzip JSON-lines
+    table of columns [(name, Glue type)], partitioned by partition_key (or not)."""
+    base = os.path.join(lake, "_catalog", database)
+    os.makedirs(os.path.join(base, "tables"), exist_ok=True)
+    os.makedirs(os.path.join(base, "partitions"), exist_ok=True)
+    location = "file://" + os.path.abspath(os.path.join(lake, table)) + "/"
+    with open(os.path.join(base, "database.json"), "w") as f:
+        json.dump({"Name": database, "CreateTime": 0}, f)
+    doc = {"Name": table, "DatabaseName": database, "TableType": "EXTERNAL_TABLE",
+           "StorageDescriptor": {
+               "Columns": [{"Name": n, "Type": t} for n, t in columns],
+               "Location": location,
+               "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
+               "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+               "Compressed": True,
+               "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"}},
+           "PartitionKeys": [{"Name": partition_key, "Type": "string"}] if partition_key else [],
+           "Parameters": {"classification": "json", "compressionType": "gzip"}}
+    with open(os.path.join(base, "tables", table + ".json"), "w") as f:
+        json.dump(doc, f)
+    parts = [{"Values": [v], "DatabaseName": database, "TableName": table,
+              "StorageDescriptor": {"Location": f"{location}{partition_key}={v}/"}}
+             for v in sorted(partition_values)]
+    with open(os.path.join(base, "partitions", table + ".json"), "w") as f:
+        json.dump(parts, f)
+
+
+def interrupt(proc, timeout=60):
+    """Ctrl-C: sends SIGINT and waits for the process to exit (killed if it has not
+    after timeout seconds); returns (stdout, stderr) as communicate() does."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.communicate()
+
+
+def query_server_ready(runtime_dir):
+    """True when a `tickpipe athena --serve` socket under runtime_dir (the
+    XDG_RUNTIME_DIR it was started with) accepts connections; a dead
+    server's socket file refuses them."""
+    socket_dir = os.path.join(runtime_dir, "tickpipe")
+    for name in os.listdir(socket_dir) if os.path.isdir(socket_dir) else []:
+        if not name.endswith(".sock"):
+            continue
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(os.path.join(socket_dir, name))
+            return True
+        except OSError:
+            pass
+        finally:
+            probe.close()
+    return False
