@@ -4,7 +4,8 @@
  * (argument, -f FILE or stdin), streams the rows as a table, CSV or JSON
  * lines, and reports the row count and time on stderr. Ctrl-C cancels
  * the running query. After a local query, a stale cache is refreshed by a
- * detached `tickpipe athena --refresh-cache` (like git's auto gc).
+ * detached `tickpipe athena --refresh-cache` (like git's auto gc), which
+ * the lake's query server starts when it answered the query.
  */
 #include "cmd/cmd.h"
 
@@ -13,10 +14,12 @@
 #include <limits.h>
 #include <pthread.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "aws/athena.h"
@@ -64,6 +67,7 @@ struct athena_signals {
     query_engine *engine;
     int started;
     int received;
+    atomic_int stopping; /* the signal that wakes the thread means "return" */
 };
 
 static void *athena_signal_thread(void *context)
@@ -73,6 +77,8 @@ static void *athena_signal_thread(void *context)
         int number = 0;
         if (sigwait(&signals->set, &number) != 0)
             continue;
+        if (atomic_load(&signals->stopping))
+            break;
         if (signals->received++) { /* second signal: stop now */
             signal(number, SIG_DFL);
             pthread_sigmask(SIG_UNBLOCK, &signals->set, NULL);
@@ -103,7 +109,9 @@ static void athena_signals_stop(struct athena_signals *signals)
 {
     if (!signals->started)
         return;
-    pthread_cancel(signals->thread);
+    /* not pthread_cancel: its unwinder loads libgcc_s, ~0.5 ms a process */
+    atomic_store(&signals->stopping, 1);
+    pthread_kill(signals->thread, SIGINT);
     pthread_join(signals->thread, NULL);
     signals->started = 0;
 }
@@ -166,24 +174,24 @@ static void athena_arg(char **args, int *count, const char *name, const char *va
     args[(*count)++] = (char *)value;
 }
 
-/* Starts `tickpipe athena <what> [value]` (--refresh-cache TABLES or
- * --serve) on the same lake and catalog in its own session, with no
- * terminal, and does not wait for it. */
-static void athena_spawn(const struct athena_settings *settings, const char *lake_root,
-                         const char *what, const char *value)
+/* Starts `tickpipe athena [first] [option value]` (--refresh-cache TABLES
+ * or --serve) on the same lake and catalog in its own
+ * session, with no terminal, and does not wait for it: its pid, or -1. */
+static pid_t athena_spawn(const struct athena_settings *settings, const char *lake_root,
+                          const char *first, const char *option, const char *value)
 {
     char self[PATH_MAX];
     ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
     if (length <= 0)
-        return;
+        return -1;
     self[length] = '\0';
     char *args[32];
     int count = 0;
     args[count++] = "tickpipe";
     args[count++] = "athena";
-    args[count++] = (char *)what;
-    if (value)
-        args[count++] = (char *)value;
+    if (first)
+        args[count++] = (char *)first;
+    athena_arg(args, &count, option, value);
     athena_arg(args, &count, "--database", settings->database);
     athena_arg(args, &count, "--duckdb-lib", settings->duckdb_library);
     char idle[32];
@@ -217,10 +225,14 @@ static void athena_spawn(const struct athena_settings *settings, const char *lak
     pid_t pid;
     extern char **environ;
     if (posix_spawn(&pid, self, &actions, &attributes, args, environ) == 0)
-        log_info("started `tickpipe athena %s%s%s` in the background (pid %d)", what,
+        log_info("started `tickpipe athena %s%s%s%s%s` in the background (pid %d)",
+                 first ? first : "", first && value ? " " : "", value ? option : "",
                  value ? " " : "", value ? value : "", (int)pid);
+    else
+        pid = -1;
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attributes);
+    return pid;
 }
 
 /* ---- the command ---------------------------------------------------------- */
@@ -283,6 +295,23 @@ struct athena_run {
     int start_server; /* no query server took the query: start one */
 };
 
+/* The query server's refreshes: one at a time (a refresh that finds the
+ * cache busy leaves at once anyway, this just spares the processes). */
+struct athena_refresher {
+    const struct athena_run *run;
+    pid_t pid; /* the last one started, -1: none */
+};
+
+static void athena_refresh_stale(void *context, const char *tables)
+{
+    struct athena_refresher *r = context;
+    if (r->pid > 0 && waitpid(r->pid, NULL, WNOHANG) == 0) {
+        log_debug("a cache refresh (pid %d) is still running", (int)r->pid);
+        return;
+    }
+    r->pid = athena_spawn(r->run->settings, r->run->lake_root, NULL, "--refresh-cache", tables);
+}
+
 /* --serve: the resident engine of this lake (lib/query_server.h). */
 static int athena_serve(struct athena_run *run, tp_err *err)
 {
@@ -292,9 +321,12 @@ static int athena_serve(struct athena_run *run, tp_err *err)
                           "or the lake is on S3");
     cmd_install_stop_handlers();
     signal(SIGPIPE, SIG_IGN);
-    return query_server_serve(run->engine, run->server_path, run->server_key,
-                              (int)run->settings->server_idle, run->lake_root, &cmd_stop_requested,
-                              err);
+    struct athena_refresher refresher = {run, -1};
+    const struct query_server_config config = {
+        run->server_path, run->server_key,     (int)run->settings->server_idle,
+        run->lake_root,   &cmd_stop_requested, athena_refresh_stale,
+        &refresher};
+    return query_server_serve(run->engine, &config, err);
 }
 
 /* Where an S3 lake's objects are copied and its caches kept:
@@ -461,13 +493,15 @@ static int athena_query(struct athena_run *run, const char *sql, tp_err *err)
 }
 
 /* The background work a local query asked for, started once this
- * process has let go of DuckDB (so their start-up does not slow its end). */
+ * process has let go of DuckDB (so their start-up does not slow its end),
+ * and before it exits: a script that waits for running refreshes sees the
+ * one this query needs. */
 static void athena_spawn_background(const struct athena_run *run)
 {
     if (run->stale)
-        athena_spawn(run->settings, run->lake_root, "--refresh-cache", run->stale);
+        athena_spawn(run->settings, run->lake_root, NULL, "--refresh-cache", run->stale);
     if (run->start_server)
-        athena_spawn(run->settings, run->lake_root, "--serve", NULL);
+        athena_spawn(run->settings, run->lake_root, "--serve", NULL, NULL);
 }
 
 int cmd_athena(int argc, char **argv)

@@ -108,7 +108,8 @@ struct query_duckdb_options {
 query_engine *query_duckdb_open(const struct query_duckdb_options *options, tp_err *err);
 
 /* After a run in QUERY_CACHE_AUTO mode: the tables the query read that the
- * cache did not fully hold, comma-separated (caller frees), or NULL. */
+ * cache did not fully hold, comma-separated (caller frees), or NULL; also
+ * NULL when the query server answered (it refreshes them itself). */
 char *query_duckdb_stale_tables(query_engine *engine);
 
 /* Brings the cache of the named tables (comma-separated) up to date.

@@ -53,6 +53,7 @@ struct query_duckdb {
     char *server_key;
     atomic_int server_connection; /* the socket while a server runs the query; -1 */
     int ran_here;                 /* the last run loaded DuckDB in this process */
+    int served;                   /* the query server answered the last run */
 };
 
 /* Trino's date_format takes MySQL specifiers; strftime's differ
@@ -1007,9 +1008,11 @@ static int duckdb_engine_run(query_engine *base, const char *sql, const struct q
         sink = &recording;
     }
     int rc = 0, served = 0;
+    e->served = 0;
     if (e->server_path && !e->db) {
         served = query_server_run(e->server_path, e->server_key, sql, e->cache_mode, sink, stats,
                                   &e->stale, &e->server_connection, err);
+        e->served = served > 0;
         if (served > 0)
             log_info("answered by the query server %s", e->server_path);
         rc = served < 0 ? -1 : 0;
@@ -1169,7 +1172,7 @@ query_engine *query_duckdb_open(const struct query_duckdb_options *options, tp_e
 char *query_duckdb_stale_tables(query_engine *base)
 {
     struct query_duckdb *e = (struct query_duckdb *)base;
-    return e->stale.len ? strdup(e->stale.data) : NULL;
+    return e->stale.len && !e->served ? strdup(e->stale.data) : NULL;
 }
 
 int query_duckdb_refresh_cache(query_engine *base, const char *tables, int wait, tp_err *err)

@@ -9,7 +9,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,7 @@
 
 #include "lib/buf.h"
 #include "lib/log.h"
+#include "lib/sha256.h"
 #include "lib/sql_guard.h"
 
 #define QUERY_RESULTS_MAGIC "TPRESULT1\n"
@@ -124,14 +124,11 @@ char *query_results_path(const char *directory, const char *database, const char
             buf_append_char(&key, '\n');
         }
     }
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
     buf path = BUF_INIT;
-    if (key.data && EVP_Digest(key.data, key.len, digest, &length, EVP_sha256(), NULL)) {
-        buf_printf(&path, "%s/", directory);
-        for (unsigned int i = 0; i < length; i++)
-            buf_printf(&path, "%02x", digest[i]);
-        buf_append_str(&path, ".result");
+    if (key.data) {
+        char hex[2 * SHA256_BYTES + 1];
+        sha256_hex(key.data, key.len, hex);
+        buf_printf(&path, "%s/%s.result", directory, hex);
     }
     buf_free(&key);
     return path.data ? buf_detach(&path) : NULL;

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -27,6 +26,7 @@
 
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/sha256.h"
 
 #define SERVER_MAX_FRAME   (64u << 20)
 #define SERVER_FLUSH_BYTES (64u << 10)
@@ -74,16 +74,11 @@ int query_server_address(const struct query_duckdb_options *options, char **key,
         TICKPIPE_VERSION, self, (unsigned long long)st.st_ino, (long long)st.st_mtim.tv_sec,
         st.st_mtim.tv_nsec, options->lake_root, options->database,
         options->library ? options->library : "", options->cache_path ? options->cache_path : "");
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int size = 0;
+    char hex[2 * SHA256_BYTES + 1];
     int rc = -1;
-    if (identity.data &&
-        EVP_Digest(identity.data, identity.len, digest, &size, EVP_sha256(), NULL) &&
-        server_private_directory(&directory) == 0) {
-        buf_append_str(&directory, "/query-");
-        for (unsigned int i = 0; i < 10; i++)
-            buf_printf(&directory, "%02x", digest[i]);
-        buf_append_str(&directory, ".sock");
+    if (identity.data && server_private_directory(&directory) == 0) {
+        sha256_hex(identity.data, identity.len, hex);
+        buf_printf(&directory, "/query-%.20s.sock", hex);
         if (directory.len < sizeof(((struct sockaddr_un *)0)->sun_path)) {
             *key = buf_detach(&identity);
             *path = buf_detach(&directory);
@@ -488,8 +483,10 @@ static int server_peer_is_us(int fd)
 }
 
 /* Reads the request and answers it; nothing here stops the server. */
-static void server_answer(query_engine *engine, const char *key, int client)
+static void server_answer(query_engine *engine, const struct query_server_config *config,
+                          int client, buf *stale)
 {
+    const char *key = config->key;
     struct timeval patience = {5, 0}; /* a request is one frame, sent at once */
     setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience);
     struct timeval reader = {SERVER_SEND_PATIENCE_S, 0};
@@ -523,21 +520,23 @@ static void server_answer(query_engine *engine, const char *key, int client)
                        pthread_create(&watcher, NULL, server_watch_client, &watch) == 0;
         struct query_sink sink = {server_begin, server_row, &out};
         struct query_stats stats;
-        buf stale = BUF_INIT;
         int64_t started = clock_monotonic_ns();
-        rc = query_duckdb_execute(engine, sql, (enum query_cache_mode)mode, &sink, &stats, &stale,
+        rc = query_duckdb_execute(engine, sql, (enum query_cache_mode)mode, &sink, &stats, stale,
                                   &err);
         log_info("%s: %lld rows in %.3f s", rc == 0 ? "served" : "failed", stats.rows,
                  (double)(clock_monotonic_ns() - started) / 1e9);
+        /* before the end of the answer: a query that returned has started
+         * the refresh it needs (a script waiting for it sees it running) */
+        if (rc == 0 && stale->len && config->stale)
+            config->stale(config->context, stale->data);
         if (rc == 0) {
             size_t at = frame_begin(&out.pending, 'E');
             frame_i64(&out.pending, stats.rows);
             frame_i64(&out.pending, stats.objects);
             frame_i64(&out.pending, stats.objects_cached);
-            frame_string(&out.pending, stale.data ? stale.data : "", stale.len);
+            frame_string(&out.pending, stale->data ? stale->data : "", stale->len);
             frame_end(&out.pending, at);
         }
-        buf_free(&stale);
         if (watching) {
             if (write(watch.wake[1], "x", 1) < 0)
                 log_debug("waking the client watcher: %s", strerror(errno));
@@ -605,9 +604,10 @@ static int server_listen(const char *path, int *lock_fd, int *fd, tp_err *err)
     return 0;
 }
 
-int query_server_serve(query_engine *engine, const char *path, const char *key, int idle_seconds,
-                       const char *watch, const volatile sig_atomic_t *stop, tp_err *err)
+int query_server_serve(query_engine *engine, const struct query_server_config *config, tp_err *err)
 {
+    const char *path = config->path, *watch = config->watch;
+    int idle_seconds = config->idle_seconds;
     int lock_fd = -1, listener = -1;
     int rc = server_listen(path, &lock_fd, &listener, err);
     if (rc < 0 || listener < 0) {
@@ -623,7 +623,8 @@ int query_server_serve(query_engine *engine, const char *path, const char *key, 
         return -1;
     }
     int64_t last_query = clock_monotonic_ns();
-    while (!*stop) {
+    buf stale = BUF_INIT;
+    while (!*config->stop) {
         struct pollfd fds = {listener, POLLIN, 0};
         int ready = poll(&fds, 1, 1000);
         struct stat st;
@@ -641,10 +642,12 @@ int query_server_serve(query_engine *engine, const char *path, const char *key, 
         int client = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
         if (client < 0)
             continue;
-        server_answer(engine, key, client);
+        buf_reset(&stale);
+        server_answer(engine, config, client, &stale);
         close(client);
         last_query = clock_monotonic_ns();
     }
+    buf_free(&stale);
     /* under the lock: no newer server owns these names yet (one that
      * opened the lock file just now fails to lock it and leaves) */
     unlink(path);

@@ -54,12 +54,24 @@ int query_server_run(const char *path, const char *key, const char *sql, enum qu
 /* Makes a query_server_run in another thread fail as interrupted. */
 void query_server_cancel(atomic_int *connection);
 
-/* Serves the engine on path until stop is set, idle_seconds pass without
- * a query, or watch (the lake root) is gone. Returns 0, also when another
- * server already serves path (it then exits at once); -1 when the socket
- * cannot be set up. */
-int query_server_serve(query_engine *engine, const char *path, const char *key, int idle_seconds,
-                       const char *watch, const volatile sig_atomic_t *stop, tp_err *err);
+/* What a server needs besides its engine. */
+struct query_server_config {
+    const char *path; /* from query_server_address */
+    const char *key;
+    int idle_seconds;  /* exits after this long without a query */
+    const char *watch; /* exits when this (the lake root) is gone */
+    const volatile sig_atomic_t *stop;
+    /* Called after a query, before its client gets the end of the answer,
+     * with the tables whose cache was behind the lake (comma-separated):
+     * the server, not its clients, starts the refresh. NULL: nobody does. */
+    void (*stale)(void *context, const char *tables);
+    void *context;
+};
+
+/* Serves the engine until stop is set, idle_seconds pass without a query,
+ * or watch is gone. Returns 0, also when another server already serves
+ * path (it then exits at once); -1 when the socket cannot be set up. */
+int query_server_serve(query_engine *engine, const struct query_server_config *config, tp_err *err);
 
 /* Stops the server of path (SIGTERM to the pid in its lock file) and
  * waits until it has exited: 1 when one was stopped, 0 when none ran. */

@@ -56,6 +56,13 @@ def served(result):
     return "answered by the query server" in result.stderr
 
 
+def cache_covers(env, lake, objects):
+    """A fresh served query (no stored result) reads all objects from the cache."""
+    subprocess.run(["rm", "-rf", os.path.join(lake, "_cache", "results")])
+    result = athena(env, lake, "SELECT count(*) FROM ticks")
+    return served(result) and f"({objects} from the cache)" in result.stderr
+
+
 def test_lifecycle(root, env):
     lake = os.path.join(root, "lake")
     write_day(lake, "2024-01-02", 50)
@@ -91,6 +98,10 @@ def test_lifecycle(root, env):
           pruned.stdout + pruned.stderr)
     latest = athena(env, lake, "SELECT count(*) FROM ticks WHERE dt = (SELECT max(dt) FROM ticks)")
     check("max(dt) through the server", served(latest) and rows(latest)[1:] == [["21"]], latest.stdout)
+    check("a served client starts no refresh (its server does)", "--refresh-cache" not in count.stderr,
+          count.stderr)
+    check("the server's refresh brings the new partition into the cache",
+          harness.wait_until(lambda: cache_covers(env, lake, 3), timeout=60))
 
     # the table cache, built by a refresh, then deleted: same answers
     synced = athena(env, lake, "SELECT sum(volume) FROM ticks", "--cache", "sync")
