@@ -47,4 +47,9 @@ int cmd_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cmd_install_stop_handlers(void);
 extern volatile sig_atomic_t cmd_stop_requested;
 
+/* How many commands run inside another one (demo runs produce, consume,
+ * crawl and athena): a command may end the process itself (_exit) only at
+ * zero. */
+extern int cmd_nesting;
+
 #endif

@@ -11,6 +11,7 @@
 #include "lib/log.h"
 
 volatile sig_atomic_t cmd_stop_requested;
+int cmd_nesting;
 static char cmd_program_name[64];
 
 int cmd_parse(const struct opt_command *cmd, int argc, char **argv, int *npositional,

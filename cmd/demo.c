@@ -73,7 +73,9 @@ static int demo_run(int (*command)(int, char **), const char *const *args)
         return CMD_EXIT_FAILURE;
     for (int i = 0; i < argc; i++)
         argv[i] = (char *)args[i];
+    cmd_nesting++;
     int rc = command(argc, argv);
+    cmd_nesting--;
     free(argv);
     return rc;
 }

@@ -21,6 +21,34 @@ int fs_sync_directory(const char *path)
     return rc;
 }
 
+int fs_make_parents_below(const char *path, int levels, tp_err *err)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+    /* cut[i]: the slash ending the i-th directory from the end */
+    char *cut[8];
+    int count = 0;
+    for (char *end = copy + strlen(copy); count < levels && count < 8;) {
+        char *slash = memrchr(copy, '/', (size_t)(end - copy));
+        if (!slash || slash == copy)
+            break;
+        cut[count++] = slash;
+        end = slash;
+    }
+    int rc = 0;
+    for (int i = count - 1; i >= 0 && rc == 0; i--) {
+        *cut[i] = '\0';
+        if (mkdir(copy, 0755) != 0 && errno != EEXIST)
+            rc = tp_err_set(err, errno == ENOENT ? TP_ERR_NOT_FOUND : TP_ERR_IO,
+                            "cannot create directory %s: %s", copy,
+                            errno == ENOENT ? "the directory above it is gone" : strerror(errno));
+        *cut[i] = '/';
+    }
+    free(copy);
+    return rc;
+}
+
 int fs_make_parents(const char *path, int durable, tp_err *err)
 {
     char *copy = strdup(path);

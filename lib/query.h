@@ -117,6 +117,15 @@ char *query_duckdb_stale_tables(query_engine *engine);
  * busy cache is left alone (returns 0). */
 int query_duckdb_refresh_cache(query_engine *engine, const char *tables, int wait, tp_err *err);
 
+/* Frees the engine in a process about to exit, but leaves DuckDB's
+ * database open: closing it frees its whole function catalogue (~5 ms, a
+ * tenth of a cold query on one day), which the kernel reclaims faster.
+ * Returns 1 when DuckDB was left open: the caller must then end the
+ * process with _exit, as DuckDB's threads still run and its static
+ * destructors must not. Returns 0 (DuckDB closed, or never loaded) when
+ * DuckDB holds temporary files that its close removes. */
+int query_duckdb_free_for_exit(query_engine *engine);
+
 /* After a run: 1 when DuckDB ran the query in this process although a
  * server path was given (no server took it): one should be started. */
 int query_duckdb_server_wanted(query_engine *engine);

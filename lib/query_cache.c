@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "lib/buf.h"
+#include "lib/fs.h"
 #include "lib/log.h"
 
 #define QUERY_CACHE_BATCH_OBJECTS 64
@@ -116,29 +117,6 @@ int query_cache_manifest(const struct duckdb_api *api, duckdb_connection connect
     buf_free(&sql);
     if (rc < 0)
         tp_err_prefix(err, "reading the cache manifest");
-    return rc;
-}
-
-/* mkdir -p of the directory holding path. */
-static int query_cache_make_directory(const char *path, tp_err *err)
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
-    char *slash = strrchr(copy, '/');
-    if (slash)
-        *slash = '\0';
-    for (char *p = copy + 1; slash && *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        mkdir(copy, 0755);
-        *p = '/';
-    }
-    int rc = 0;
-    if (slash && mkdir(copy, 0755) != 0 && errno != EEXIST)
-        rc = tp_err_set(err, TP_ERR_IO, "cache directory %s: %s", copy, strerror(errno));
-    free(copy);
     return rc;
 }
 
@@ -288,8 +266,10 @@ static int query_cache_refresh_table(struct query_cache_session *s,
 int query_cache_refresh(const struct duckdb_api *api, const char *path,
                         struct duckdb_table *const *tables, size_t count, int wait, tp_err *err)
 {
-    if (query_cache_make_directory(path, err) < 0)
-        return -1;
+    /* <lake>/_cache/duckdb, but never the lake itself: a lake removed
+     * while a refresh starts stays removed */
+    if (fs_make_parents_below(path, 2, err) < 0)
+        return tp_err_prefix(err, "cache %s", path);
     buf lock_path = BUF_INIT;
     buf_printf(&lock_path, "%s.lock", path);
     int lock = open(lock_path.data, O_RDWR | O_CREAT | O_CLOEXEC, 0644);

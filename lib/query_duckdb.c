@@ -54,6 +54,7 @@ struct query_duckdb {
     atomic_int server_connection; /* the socket while a server runs the query; -1 */
     int ran_here;                 /* the last run loaded DuckDB in this process */
     int served;                   /* the query server answered the last run */
+    int leave_open;               /* free: DuckDB stays open (query_duckdb_free_for_exit) */
 };
 
 /* Trino's date_format takes MySQL specifiers; strftime's differ
@@ -1092,10 +1093,23 @@ static void duckdb_engine_cancel(query_engine *base)
         e->api.interrupt(connection);
 }
 
+/* DuckDB left open by query_duckdb_free_for_exit: kept here so that it
+ * stays reachable (a leak checker sees memory in use, not lost). */
+static struct {
+    duckdb_database db;
+    duckdb_connection connection;
+} duckdb_left_open;
+
 static void duckdb_engine_free(query_engine *base)
 {
     struct query_duckdb *e = (struct query_duckdb *)base;
     duckdb_connection connection = atomic_exchange(&e->connection, NULL);
+    if (e->leave_open) {
+        duckdb_left_open.db = e->db;
+        duckdb_left_open.connection = connection;
+        connection = NULL;
+        e->db = NULL;
+    }
     if (connection)
         e->api.disconnect(&connection);
     if (e->db)
@@ -1195,6 +1209,26 @@ int query_duckdb_refresh_cache(query_engine *base, const char *tables, int wait,
     if (rc == 0)
         rc = query_cache_refresh(&e->api, e->cache_path, e->tables, e->table_count, wait, err);
     return rc;
+}
+
+/* 1 when DuckDB spilled to temporary files (a close removes them). */
+static int duckdb_has_temporary_files(struct query_duckdb *e)
+{
+    duckdb_connection connection = atomic_load(&e->connection);
+    tp_err ignored;
+    return !connection || duckdb_exec(&e->api, connection,
+                                      "SELECT CASE WHEN count(*) > 0 THEN error('spilled') END "
+                                      "FROM duckdb_temporary_files()",
+                                      &ignored) < 0;
+}
+
+int query_duckdb_free_for_exit(query_engine *base)
+{
+    struct query_duckdb *e = (struct query_duckdb *)base;
+    e->leave_open = e->db && !duckdb_has_temporary_files(e);
+    int left = e->leave_open;
+    duckdb_engine_free(base);
+    return left;
 }
 
 int query_duckdb_server_wanted(query_engine *base)

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "lib/buf.h"
+#include "lib/fs.h"
 #include "lib/log.h"
 #include "lib/sha256.h"
 #include "lib/sql_guard.h"
@@ -402,20 +403,12 @@ void query_results_recorder_store(query_results_recorder *r, const char *path)
     buf_append(&r->data, &r->rows, 8);
     char *directory = strdup(path);
     char *slash = directory ? strrchr(directory, '/') : NULL;
-    if (!slash) {
+    tp_err ignored;
+    if (!slash || fs_make_parents_below(path, 2, &ignored) < 0) { /* <lake>/_cache/results */
         free(directory);
         return;
     }
     *slash = '\0';
-    /* <lake>/_cache exists when the table cache does; create both levels */
-    char *parent = strdup(directory);
-    char *parent_slash = parent ? strrchr(parent, '/') : NULL;
-    if (parent_slash) {
-        *parent_slash = '\0';
-        mkdir(parent, 0755);
-    }
-    free(parent);
-    mkdir(directory, 0755);
     buf temp = BUF_INIT;
     buf_printf(&temp, "%s/.%ld.tmp", directory, (long)getpid());
     FILE *f = fopen(temp.data, "wb");

@@ -253,7 +253,11 @@ def test_lake_removed(root, env):
     athena(env, lake, "SELECT count(*) FROM ticks")
     check("server started for a second lake", harness.wait_until(lambda: len(servers(lake)) == 1 and harness.query_server_ready(env["XDG_RUNTIME_DIR"])))
     real = os.path.realpath(lake)
-    subprocess.run(["rm", "-rf", lake])
+    # the first query's background refresh writes into <lake>/_cache: rm -rf
+    # racing with it can leave the lake half removed ("Directory not empty")
+    harness.wait_until(lambda: not harness.pids_running("--refresh-cache", real), timeout=60)
+    removed = subprocess.run(["rm", "-rf", lake], capture_output=True, text=True)
+    check("lake removed", removed.returncode == 0 and not os.path.exists(lake), removed.stderr)
     gone = harness.wait_until(lambda: not harness.pids_running("--serve", real), timeout=20)
     left = []
     for pid in harness.pids_running("--serve", real):
