@@ -327,7 +327,51 @@ static int client_error(struct frame_reader *r, tp_err *err)
     size_t length;
     if (frame_get_u32(r, &code) < 0 || frame_get_string(r, &text, &length) < 0)
         return -2;
-    return tp_err_set(err, (enum tp_err_code)code, "%.*s", (int)length, text);
+    /* printed on a terminal: no control characters (nor NULs cutting it short) */
+    char message[sizeof err->msg];
+    size_t n = length < sizeof message - 1 ? length : sizeof message - 1;
+    for (size_t i = 0; i < n; i++)
+        message[i] = (unsigned char)text[i] < 0x20 && text[i] != '\n' ? '?' : text[i];
+    message[n] = '\0';
+    return tp_err_set(err, (enum tp_err_code)code, "%s",
+                      n ? message : "the query server failed without a message");
+}
+
+int query_server_read_answer(int fd, const struct query_sink *sink, struct query_stats *stats,
+                             buf *stale, tp_err *err)
+{
+    buf frame = BUF_INIT;
+    struct query_value *values = NULL;
+    size_t capacity = 0;
+    int rc = 0, answered = 0, columns = 0;
+    while (rc == 0) {
+        int got = socket_read_frame(fd, &frame);
+        if (got <= 0) {
+            rc = -2;
+            break;
+        }
+        struct frame_reader r = {(const unsigned char *)frame.data + 1, frame.len - 1, 0};
+        char type = frame.data[0];
+        /* in order: A first, C once, then R only; E or X end it */
+        if (type == 'A')
+            rc = answered ? -2 : 0; /* taken: from now on a broken connection fails the query */
+        else if (type == 'C')
+            rc = columns++ ? -2 : client_columns(&r, sink, err);
+        else if (type == 'R')
+            rc = columns ? client_row(&r, sink, &values, &capacity, err) : -2;
+        else if (type == 'E')
+            rc = client_end(&r, stats, stale) == 0 ? 1 : -2;
+        else if (type == 'X')
+            rc = client_error(&r, err) == -2 ? -2 : -1;
+        else
+            rc = -2;
+        answered = 1;
+    }
+    free(values);
+    buf_free(&frame);
+    if (rc == -2)
+        return answered ? -2 : 0;
+    return rc;
 }
 
 int query_server_run(const char *path, const char *key, const char *sql, enum query_cache_mode mode,
@@ -344,43 +388,20 @@ int query_server_run(const char *path, const char *key, const char *sql, enum qu
     buf_append_char(&frame, (char)mode);
     frame_end(&frame, at);
     atomic_store(connection, fd);
-    int answered = 0, rc = frame.data && socket_write_all(fd, frame.data, frame.len) == 0 ? 0 : -2;
+    int rc = frame.data && socket_write_all(fd, frame.data, frame.len) == 0 ? 0 : -3;
+    buf_free(&frame);
     struct pollfd taken = {fd, POLLIN, 0};
     if (rc == 0 && poll(&taken, 1, SERVER_TAKE_MS) == 0) {
         log_info("query server %s is busy: running the query here", path);
-        rc = -2;
+        rc = -3;
     }
-    struct query_value *values = NULL;
-    size_t capacity = 0;
-    while (rc == 0) {
-        int got = socket_read_frame(fd, &frame);
-        if (got <= 0) {
-            rc = -2;
-            break;
-        }
-        struct frame_reader r = {(const unsigned char *)frame.data + 1, frame.len - 1, 0};
-        char type = frame.data[0];
-        if (type == 'A')
-            rc = 0; /* taken: from now on a broken connection fails the query */
-        else if (type == 'C')
-            rc = client_columns(&r, sink, err);
-        else if (type == 'R')
-            rc = client_row(&r, sink, &values, &capacity, err);
-        else if (type == 'E')
-            rc = client_end(&r, stats, stale) == 0 ? 1 : -2;
-        else if (type == 'X')
-            rc = client_error(&r, err) == -2 ? -2 : -1;
-        else
-            rc = -2;
-        answered = 1;
-    }
+    if (rc == 0)
+        rc = query_server_read_answer(fd, sink, stats, stale, err);
     int interrupted = atomic_exchange(connection, -1) == -2;
     close(fd);
-    free(values);
-    buf_free(&frame);
     if (interrupted)
         return tp_err_set(err, TP_ERR_USAGE, "interrupted");
-    if (rc == -2 && !answered) {
+    if (rc == -3 || rc == 0) {
         log_debug("query server %s went away before answering; running the query here", path);
         return 0;
     }

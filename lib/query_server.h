@@ -51,6 +51,14 @@ int query_server_run(const char *path, const char *key, const char *sql, enum qu
                      const struct query_sink *sink, struct query_stats *stats, buf *stale,
                      atomic_int *connection, tp_err *err);
 
+/* Reads a server's answer from fd into sink (the client half of
+ * query_server_run, open to the fuzz harness): 1 when the answer ended
+ * well (stats and stale filled), -1 when it carried the query's error
+ * (err set), 0 when the stream ended before any frame, -2 when it broke
+ * or held a malformed frame after one. */
+int query_server_read_answer(int fd, const struct query_sink *sink, struct query_stats *stats,
+                             buf *stale, tp_err *err);
+
 /* Makes a query_server_run in another thread fail as interrupted. */
 void query_server_cancel(atomic_int *connection);
 

@@ -295,6 +295,8 @@ static int result_begin(void *context, const struct query_column *columns, size_
 static int result_row(void *context, const struct query_value *values, size_t count, tp_err *err)
 {
     result_writer *w = context;
+    if (!w->began)
+        return tp_err_set(err, TP_ERR_INTERNAL, "a row before the columns");
     if (count != w->column_count)
         return tp_err_set(err, TP_ERR_INTERNAL, "row of %zu values for %zu columns", count,
                           w->column_count);

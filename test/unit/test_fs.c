@@ -33,7 +33,7 @@ static void test_creates_the_last_levels(void)
     CHECK_INT(fs_make_parents_below(file, 2, &err), 0);
     CHECK(is_directory(cache) && is_directory(duckdb));
     CHECK_INT(fs_make_parents_below(file, 2, &err), 0); /* already there */
-    CHECK(access(file, F_OK) != 0);                      /* the file itself is not made */
+    CHECK(access(file, F_OK) != 0);                     /* the file itself is not made */
 }
 
 static void test_never_recreates_a_removed_lake(void)

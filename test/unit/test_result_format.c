@@ -128,6 +128,26 @@ static void test_json_lines(void)
     free(got);
 }
 
+/* A sink fed out of order (a broken query server stream) fails cleanly. */
+static void test_row_before_columns_is_an_error(void)
+{
+    static const enum result_format formats[] = {RESULT_FORMAT_TABLE, RESULT_FORMAT_CSV,
+                                                 RESULT_FORMAT_JSON};
+    for (size_t i = 0; i < 3; i++) {
+        char *text = NULL;
+        size_t size = 0;
+        FILE *out = open_memstream(&text, &size);
+        result_writer *w = result_writer_new(out, formats[i]);
+        struct query_sink sink = result_writer_sink(w);
+        tp_err err;
+        CHECK_INT(sink.row(sink.context, NULL, 0, &err), -1);
+        CHECK(strstr(err.msg, "before the columns") != NULL);
+        result_writer_free(w);
+        fclose(out);
+        free(text);
+    }
+}
+
 static void test_parse_format_names(void)
 {
     enum result_format format;
@@ -144,6 +164,7 @@ int main(void)
     RUN(test_table_streams_after_the_sample);
     RUN(test_csv);
     RUN(test_json_lines);
+    RUN(test_row_before_columns_is_an_error);
     RUN(test_parse_format_names);
     CHECK_EXIT();
 }
