@@ -46,6 +46,7 @@ struct consume_settings {
     long long flush_interval_ms;
     long long max_open_objects;
     long long stats_interval_ms;
+    long long sweep_after_ms;
     int exit_at_end;
     struct cmd_aws_options aws;
 };
@@ -335,6 +336,39 @@ static int consume_parse_partitioning(const char *text, enum lake_partitioning *
     return -1;
 }
 
+static void consume_sweep_folder(struct consume_run *run, const char *prefix)
+{
+    tp_err err;
+    if (store_dir_sweep_temporaries(run->store, prefix, run->settings->sweep_after_ms, NULL, &err) <
+        0)
+        log_warn("%s (consuming anyway: the sweep only frees disk space)", err.msg);
+}
+
+/* A consumer killed mid-write leaves hidden temporary files in a directory
+ * lake (S3 uploads leave none): remove those of dead writers from the
+ * folders this consumer writes, so a restart cleans up after a crash. */
+static void consume_sweep_temporaries(struct consume_run *run, const char *state_prefix)
+{
+    const struct consume_settings *settings = run->settings;
+    if (run->lake_location.on_s3 || settings->sweep_after_ms <= 0)
+        return;
+    if (settings->table)
+        consume_sweep_folder(run, settings->table);
+    buf prefix = BUF_INIT;
+    for (int i = 0; i < settings->topics.count; i++) {
+        const char *topic = settings->topics.items[i];
+        if (topic[0] == '^')
+            continue; /* a pattern: which folders it writes is not known yet */
+        if (!settings->table)
+            consume_sweep_folder(run, topic);
+        buf_reset(&prefix);
+        if (buf_printf(&prefix, "_errors/%s", topic) == 0)
+            consume_sweep_folder(run, prefix.data);
+    }
+    buf_free(&prefix);
+    consume_sweep_folder(run, state_prefix);
+}
+
 static void consume_free_run(struct consume_run *run)
 {
     kafka_consumer_free(run->consumer); /* revoke callbacks may still flush */
@@ -401,6 +435,10 @@ int cmd_consume(int argc, char **argv)
          "print a stats line this often (0: only at the end)", NULL},
         {"stats-json", 0, OPT_STRING, &settings.stats_json, "FILE", NULL, NULL,
          "append each stats line as JSON to FILE", NULL},
+        {"sweep-temps-after", 0, OPT_DURATION, &settings.sweep_after_ms, "DURATION", "10m", NULL,
+         "at start, delete temporary files that dead writers left in a --lake once unmodified "
+         "this long (0: keep them)",
+         NULL},
         CMD_KAFKA_OPTION_SPECS(&settings.kafka),
         CMD_AWS_OPTION_SPECS(&settings.aws),
         {0},
@@ -414,6 +452,10 @@ int cmd_consume(int argc, char **argv)
         "crash the uncommitted batch's objects are deleted and rewritten, so each message lands\n"
         "exactly once. Messages that are not JSON objects or have no usable event time go to\n"
         "<lake>/_errors/<topic>/ with the reason.\n"
+        "A writer killed mid-write leaves a hidden .<object>.tmp-<pid>-<n> file in a --lake; at\n"
+        "start, consume deletes those in its folders (<table>, _errors/<topic>, _consume/<group>)\n"
+        "whose pid is gone from this host and that were not modified for --sweep-temps-after\n"
+        "(keep it above the --flush-interval of consumers on other hosts sharing the directory).\n"
         "Exit status: 0 after a clean stop (SIGINT/SIGTERM or --exit-at-end), 1 on errors,\n"
         "2 for usage errors.",
         options};
@@ -470,6 +512,7 @@ int cmd_consume(int argc, char **argv)
         goto done;
     }
     run.store = run.lake_location.store;
+    consume_sweep_temporaries(&run, state_prefix.data);
     struct lake_options lake_options = {
         run.store,
         settings.table,

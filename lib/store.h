@@ -67,6 +67,38 @@ struct store {
 /* The directory store rooted at path (created if missing). */
 store *store_dir_open(const char *path, tp_err *err);
 
+struct store_dir_sweep_stats {
+    long long removed;     /* temporary files removed */
+    long long bytes_freed; /* their sizes */
+    long long kept;        /* temporary files kept: writer may run, or modified recently */
+};
+
+/*
+ * Removes the temporary files that writers of the directory store s left
+ * behind when they died mid-write (SIGKILL, OOM, power loss) in the folder
+ * prefix and every folder below it ("" for the whole store; hidden folders
+ * are not entered). A file is removed only when its name is exactly what a
+ * writer names one, ".<name>.tmp-<pid>-<n>", its writer is surely gone (no
+ * process with that pid runs on this host, or the one that does started
+ * after the file's last modification: a reused pid, e.g. a restarted
+ * container's pid 1) AND it was not modified for min_age_ms (a writer on
+ * another host sharing the directory over NFS keeps its file fresh).
+ * Each removal is logged at info level, then a one-line summary (notice
+ * when something was removed). stats (may be NULL) receives the counts.
+ *
+ * Why a function of the directory store and not a store op: what makes a
+ * leftover (a pid on this host, a file's mtime) exists only locally; S3's
+ * counterpart, incomplete multipart uploads, has neither and is best left
+ * to a bucket lifecycle rule (AbortIncompleteMultipartUpload).
+ *
+ * Returns 0; -1 with err set to the first failure (a folder that cannot be
+ * read, a file that cannot be removed) after sweeping everything else, or
+ * when s is not a directory store (TP_ERR_USAGE). A missing folder is no
+ * failure.
+ */
+int store_dir_sweep_temporaries(store *s, const char *prefix, int64_t min_age_ms,
+                                struct store_dir_sweep_stats *stats, tp_err *err);
+
 /* Convenience wrappers over the vtable. */
 static inline void store_free(store *s)
 {

@@ -4,21 +4,32 @@
  * target and commit with fsync + rename (RENAME_NOREPLACE for create-only
  * writes) + fsync of the directory, so an object is either absent or
  * complete and durable, whatever the crash point. Listings skip hidden
- * files (unfinished writes).
+ * files (unfinished writes); store_dir_sweep_temporaries removes those
+ * whose writer died.
  */
 #include "lib/store.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/buf.h"
+#include "lib/clock.h"
 #include "lib/fs.h"
+#include "lib/log.h"
+
+/* A writer's temporary file is "<folder>/.<name>" STORE_DIR_TEMP_INFIX
+ * "<pid>-<counter>" (printf %d and %u); the sweep parses exactly that. */
+#define STORE_DIR_TEMP_INFIX ".tmp-"
 
 struct store_dir {
     store base;
@@ -70,8 +81,9 @@ static store_writer *store_dir_writer_open(store *s, const char *key, enum store
     static unsigned counter;
     const char *slash = strrchr(w->final_path, '/');
     buf temp = BUF_INIT;
-    buf_printf(&temp, "%.*s/.%s.tmp-%d-%u", (int)(slash - w->final_path), w->final_path, slash + 1,
-               (int)getpid(), __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+    buf_printf(&temp, "%.*s/.%s" STORE_DIR_TEMP_INFIX "%d-%u", (int)(slash - w->final_path),
+               w->final_path, slash + 1, (int)getpid(),
+               __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
     w->temp_path = buf_detach(&temp);
     if (fs_make_parents(w->final_path, 1, err) < 0)
         goto fail;
@@ -362,4 +374,233 @@ store *store_dir_open(const char *path, tp_err *err)
         return NULL;
     }
     return &dir->base;
+}
+
+/* --- sweeping the temporary files of dead writers --- */
+
+/* How much later than a file's last modification a process must have
+ * started to count as a different one with a reused pid: the start time
+ * is known to a clock tick, and read against two clocks. */
+#define STORE_DIR_PID_REUSE_SLACK_MS 1000
+
+/* Parses text[0, length) as printf's %d or %u writes a number up to max
+ * (digits only: no sign, no leading zero). Returns 0 or -1. */
+static int store_dir_parse_decimal(const char *text, size_t length, unsigned long long max,
+                                   unsigned long long *value)
+{
+    if (length == 0 || (text[0] == '0' && length > 1))
+        return -1;
+    unsigned long long number = 0;
+    for (size_t i = 0; i < length; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            return -1;
+        unsigned digit = (unsigned)(text[i] - '0');
+        if (number > (max - digit) / 10)
+            return -1;
+        number = number * 10 + digit;
+    }
+    *value = number;
+    return 0;
+}
+
+/* Whether name is exactly what store_dir_writer_open names a temporary
+ * file, ".<name>.tmp-<pid>-<counter>"; if so, *pid is its writer's. */
+static int store_dir_temporary_name_parse(const char *name, pid_t *pid)
+{
+    static const size_t infix_length = sizeof STORE_DIR_TEMP_INFIX - 1;
+    const char *counter_dash = strrchr(name, '-');
+    if (name[0] != '.' || !counter_dash)
+        return 0;
+    const char *pid_start = counter_dash;
+    while (pid_start > name && pid_start[-1] >= '0' && pid_start[-1] <= '9')
+        pid_start--;
+    /* at least one character of name between the leading '.' and the infix */
+    if ((size_t)(pid_start - name) < 2 + infix_length ||
+        memcmp(pid_start - infix_length, STORE_DIR_TEMP_INFIX, infix_length) != 0)
+        return 0;
+    unsigned long long pid_number, counter;
+    if (store_dir_parse_decimal(pid_start, (size_t)(counter_dash - pid_start), INT_MAX,
+                                &pid_number) < 0 ||
+        pid_number == 0 ||
+        store_dir_parse_decimal(counter_dash + 1, strlen(counter_dash + 1), UINT_MAX, &counter) < 0)
+        return 0;
+    *pid = (pid_t)pid_number;
+    return 1;
+}
+
+/* When process pid started, in wall-clock ms, from the start time since
+ * boot in /proc/<pid>/stat (field 22, after the parenthesised command
+ * name, which may hold spaces and parentheses); -1 when unknown. */
+static int64_t store_dir_process_start_ms(pid_t pid)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    const char *field = fgets(line, sizeof line, f) ? strrchr(line, ')') : NULL;
+    fclose(f);
+    for (int number = 3; field && number <= 22; number++)
+        field = strchr(field + 1, ' ');
+    long ticks_per_second = sysconf(_SC_CLK_TCK);
+    struct timespec since_boot;
+    if (!field || ticks_per_second <= 0 || clock_gettime(CLOCK_BOOTTIME, &since_boot) < 0)
+        return -1;
+    unsigned long long start_ticks = strtoull(field, NULL, 10);
+    int64_t age_ms = (int64_t)since_boot.tv_sec * 1000 + since_boot.tv_nsec / 1000000 -
+                     (int64_t)(start_ticks * 1000 / (unsigned long long)ticks_per_second);
+    return clock_wall_ms() - age_ms;
+}
+
+/* Whether the writer of a temporary file last modified at mtime_ms may
+ * still run: a process with its pid exists and started before then. */
+static int store_dir_writer_may_run(pid_t pid, int64_t mtime_ms)
+{
+    if (kill(pid, 0) < 0 && errno == ESRCH)
+        return 0;
+    int64_t started_ms = store_dir_process_start_ms(pid);
+    return started_ms < 0 || started_ms <= mtime_ms + STORE_DIR_PID_REUSE_SLACK_MS;
+}
+
+struct store_dir_sweep {
+    int64_t now_ms;
+    int64_t min_age_ms;
+    struct store_dir_sweep_stats stats;
+    tp_err *err;
+    int failures;
+};
+
+static void store_dir_sweep_failed(struct store_dir_sweep *sweep, const char *what,
+                                   const char *path, const char *name, int error)
+{
+    if (sweep->failures++ == 0)
+        tp_err_set(sweep->err, TP_ERR_IO, "%s %s%s%s: %s", what, path, *name ? "/" : "", name,
+                   strerror(error));
+    else
+        log_warn("%s %s%s%s: %s", what, path, *name ? "/" : "", name, strerror(error));
+}
+
+/* Removes the entry name of folder (open as d, at path) if it is a
+ * temporary file of a dead writer. */
+static void store_dir_sweep_entry(struct store_dir_sweep *sweep, DIR *d, const char *path,
+                                  const char *name)
+{
+    pid_t pid;
+    struct stat st;
+    if (!store_dir_temporary_name_parse(name, &pid) ||
+        fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+        return;
+    int64_t mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+    if (sweep->now_ms - mtime_ms < sweep->min_age_ms || store_dir_writer_may_run(pid, mtime_ms)) {
+        sweep->stats.kept++;
+        return;
+    }
+    if (unlinkat(dirfd(d), name, 0) < 0) {
+        if (errno != ENOENT) /* another sweeper was first */
+            store_dir_sweep_failed(sweep, "remove", path, name, errno);
+        return;
+    }
+    sweep->stats.removed++;
+    sweep->stats.bytes_freed += (long long)st.st_size;
+    log_info("removed %s/%s: %lld bytes left by writer %d, which died", path, name,
+             (long long)st.st_size, (int)pid);
+}
+
+/* Sweeps the folder at path, then the folders below it (once it is
+ * closed, so the depth of the tree holds no descriptors). Symbolic links
+ * are followed only for the top folder (follow set). */
+static void store_dir_sweep_folder(struct store_dir_sweep *sweep, const char *path, int follow)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        int error = errno;
+        if (fd >= 0)
+            close(fd);
+        if (error != ENOENT && error != ENOTDIR && error != ELOOP)
+            store_dir_sweep_failed(sweep, "sweep", path, "", error);
+        return;
+    }
+    char **folders = NULL;
+    size_t count = 0, capacity = 0;
+    struct dirent *entry;
+    while ((entry = readdir(d))) {
+        const char *name = entry->d_name;
+        int is_folder = entry->d_type == DT_DIR;
+        if (entry->d_type == DT_UNKNOWN) {
+            struct stat st;
+            is_folder =
+                fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+        }
+        if (!is_folder) {
+            store_dir_sweep_entry(sweep, d, path, name);
+            continue;
+        }
+        if (name[0] == '.')
+            continue; /* ., .., and hidden folders (e.g. an NFS server's .snapshot) */
+        if (count == capacity) {
+            capacity = capacity ? capacity * 2 : 16;
+            char **grown = realloc(folders, capacity * sizeof *folders);
+            if (!grown) {
+                store_dir_sweep_failed(sweep, "sweep", path, "", ENOMEM);
+                break;
+            }
+            folders = grown;
+        }
+        if ((folders[count] = strdup(name)))
+            count++;
+    }
+    closedir(d);
+    for (size_t i = 0; i < count; i++) {
+        buf folder = BUF_INIT;
+        if (buf_printf(&folder, "%s/%s", path, folders[i]) == 0)
+            store_dir_sweep_folder(sweep, folder.data, 0);
+        buf_free(&folder);
+        free(folders[i]);
+    }
+    free(folders);
+}
+
+int store_dir_sweep_temporaries(store *s, const char *prefix, int64_t min_age_ms,
+                                struct store_dir_sweep_stats *stats, tp_err *err)
+{
+    if (stats)
+        memset(stats, 0, sizeof *stats);
+    if (s->ops != &store_dir_ops)
+        return tp_err_set(err, TP_ERR_USAGE,
+                          "%s: only a directory store has temporary files to sweep", s->location);
+    size_t length = strlen(prefix);
+    while (length > 0 && prefix[length - 1] == '/')
+        length--;
+    buf folder = BUF_INIT;
+    if (buf_append(&folder, prefix, length) < 0)
+        return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+    if (length > 0 && store_dir_key_ok(folder.data, err) < 0) {
+        buf_free(&folder);
+        return -1;
+    }
+    struct store_dir_sweep sweep = {clock_wall_ms(), min_age_ms > 0 ? min_age_ms : 0, {0}, err, 0};
+    char *path = length > 0 ? store_dir_path((struct store_dir *)s, folder.data)
+                            : strdup(((struct store_dir *)s)->root);
+    if (!path) {
+        buf_free(&folder);
+        return tp_err_set(err, TP_ERR_INTERNAL, "out of memory");
+    }
+    store_dir_sweep_folder(&sweep, path, 1);
+    char recent[48] = "";
+    if (sweep.min_age_ms > 0)
+        snprintf(recent, sizeof recent, " or modified in the last %lld %s",
+                 (long long)(sweep.min_age_ms % 60000 ? sweep.min_age_ms / 1000
+                                                      : sweep.min_age_ms / 60000),
+                 sweep.min_age_ms % 60000 ? "s" : "min");
+    log_write(sweep.stats.removed ? LOG_NOTICE : LOG_INFO,
+              "swept %s: removed %lld temporary file%s of dead writers (%lld bytes); kept %lld "
+              "(writer running%s)",
+              path, sweep.stats.removed, sweep.stats.removed == 1 ? "" : "s",
+              sweep.stats.bytes_freed, sweep.stats.kept, recent);
+    if (stats)
+        *stats = sweep.stats;
+    free(path);
+    buf_free(&folder);
+    return sweep.failures ? -1 : 0;
 }

@@ -49,6 +49,54 @@ def topic_values(bootstrap, topic):
     return collections.Counter(m.value.decode() for m in h.read_topic(bootstrap, topic))
 
 
+def dead_pid():
+    """A pid that names no process: a reaped child's (again if already reused)."""
+    for _ in range(100):
+        child = subprocess.Popen(["true"])
+        child.wait()
+        try:
+            os.kill(child.pid, 0)
+        except ProcessLookupError:
+            return child.pid
+    return None
+
+
+def plant(path, size, age_s):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(b"x" * size)
+    when = time.time() - age_s
+    os.utime(path, (when, when))
+    return path
+
+
+def check_sweep(bootstrap, lake):
+    """A restart removes the hidden temporary files a killed consumer left (pid gone, unmodified
+    for 10 min) in its folders, and nothing else."""
+    pid = dead_pid()
+    partition = next(d for d in sorted(os.listdir(os.path.join(lake, "stocks"))) if d.startswith("dt="))
+    folder = os.path.join(lake, "stocks", partition)
+    stale = [plant(os.path.join(folder, f".stocks+0+{0:020d}.jsonl.gz.tmp-{pid}-0"), 1000, 3600),
+             plant(os.path.join(lake, "_consume", "basic", f".stocks+0.json.tmp-{pid}-3"), 24, 3600)]
+    kept = [plant(os.path.join(folder, f".stocks+1+{0:020d}.jsonl.gz.tmp-{pid}-1"), 10, 60),  # fresh
+            plant(os.path.join(folder, ".notes.tmp-keep"), 10, 3600),  # not a writer's name
+            plant(os.path.join(folder, f".x.tmp-{pid}-"), 10, 3600)]
+    before = h.lake_lines(lake)
+    r = consume(bootstrap, "--topic", "stocks", "--lake", lake, "--exit-at-end", "--group", "basic",
+                "--sweep-temps-after", "0", *FAST_GROUP)
+    h.check("sweep: --sweep-temps-after 0 keeps every temporary file",
+            r.returncode == 0 and all(os.path.exists(p) for p in stale + kept), r.stderr)
+    r = consume(bootstrap, "-v", "--topic", "stocks", "--lake", lake, "--exit-at-end", "--group", "basic", *FAST_GROUP)
+    h.check("sweep: a restart removes the stale temporary files of a dead consumer (partition folder, manifests)",
+            r.returncode == 0 and not any(os.path.exists(p) for p in stale), (pid, r.stderr[-600:]))
+    h.check("sweep: each removal logged with its path and bytes, and a summary",
+            all(f"removed {p}: {n} bytes" in r.stderr for p, n in zip(stale, (1000, 24)))
+            and "removed 1 temporary file of dead writers (1000 bytes)" in r.stderr, r.stderr[-600:])
+    h.check("sweep: fresh ones and other hidden files are kept",
+            all(os.path.exists(p) for p in kept), [p for p in kept if not os.path.exists(p)])
+    h.check_equal("sweep: the lake's objects are untouched", h.lake_lines(lake), before)
+
+
 def test_basic(bootstrap, tmp):
     h.tickpipe("produce", "-q", "-b", bootstrap, "--csv", os.path.join(h.TESTDATA, "stocks.csv"), "--topic", "stocks")
     lake = os.path.join(tmp, "basic")
@@ -85,6 +133,7 @@ def test_basic(bootstrap, tmp):
     r = consume(bootstrap, "--topic", "stocks", "--lake", lake, "--exit-at-end", "--group", "basic", *FAST_GROUP)
     h.check("restart: exit 0, nothing re-written", r.returncode == 0 and " 0 records," in r.stderr, r.stderr)
     h.check_equal("restart: lake unchanged", data_lines(h.lake_lines(lake), "stocks"), want)
+    check_sweep(bootstrap, lake)
 
 
 def test_layouts(bootstrap, tmp):
@@ -518,7 +567,7 @@ def test_usage():
     r = h.tickpipe("consume", "--help")
     flags = ["--topic", "--brokers", "--group", "--lake", "--bucket", "--table", "--format", "--compression",
              "--partition-by", "--flush-records", "--flush-bytes", "--flush-idle", "--exit-at-end",
-             "--stats-interval", "--stats-json", "-X", "--endpoint-url"]
+             "--stats-interval", "--stats-json", "--sweep-temps-after", "-X", "--endpoint-url"]
     h.check("consume --help documents every flag", r.returncode == 0 and all(f in r.stdout for f in flags),
             [f for f in flags if f not in r.stdout])
     port = h.free_port()
