@@ -26,12 +26,15 @@ DUCKDB_LIB = os.path.join(harness.ROOT, "deps", "duckdb", "libduckdb.so")
 BASE_ENV = {"TICKPIPE_CACHE": "off"}
 
 
-def athena(lake, sql, *args, env=None, input=None):
+def athena(lake, sql, *args, env=None, input=None, valgrind=False):
+    """Runs `tickpipe athena`; valgrind=True runs it under valgrind in `make valgrind`
+    (exit 99 on a memory error or leak), as the checks on it then say."""
     full_env = dict(BASE_ENV)
     full_env.update(env or {})
     command = ["athena"] + ([sql] if sql is not None else []) + ["--lake", lake] + list(args)
     # bytes in and out: CSV line ends (CRLF) must reach the checks untouched
-    result = harness.tickpipe(*command, env=full_env, input=(input or "").encode(), timeout=300)
+    result = harness.tickpipe(*command, env=full_env, input=(input or "").encode(), timeout=300,
+                              valgrind=valgrind)
     result.stdout = result.stdout.decode()
     result.stderr = result.stderr.decode()
     return result
@@ -114,7 +117,7 @@ def test_tutorial_query(root):
     build_lake(lake, "stock_data", produced_ticks(renamed), lambda o: o["timestamp"][:10])
     sql = ("SELECT symbol, date(timestamp) AS trading_day, ROUND(AVG(price), 2) AS avg_daily_price "
            "FROM stock_data GROUP BY symbol, trading_day ORDER BY trading_day DESC")
-    result = athena(lake, sql)
+    result = athena(lake, sql, valgrind=True)
     if not check("tutorial query runs", result.returncode == 0, result.stderr):
         return
     rows = csv_rows(result)
@@ -629,6 +632,34 @@ def test_result_reuse(root):
           result.stderr)
 
 
+def test_auto_cache_runs(root):
+    """--cache auto, every run in this process (--server off) and under valgrind
+    in `make valgrind`: a query stores its result, the same query replays it,
+    and once the background refresh has built the table cache another query
+    reads it."""
+    lake = stocks_lake(root, "auto")
+    sql = "SELECT symbol, count(*) AS n, max(price) AS p FROM ticks GROUP BY ALL ORDER BY ALL"
+    want = athena(lake, sql, "--cache", "off")
+    first = athena(lake, sql, "--cache", "auto", "--server", "off", valgrind=True)
+    results = os.path.join(lake, "_cache", "results")
+    stored = os.listdir(results) if os.path.isdir(results) else []
+    check("auto cache: a query runs and stores its result",
+          first.returncode == 0 and first.stdout == want.stdout and want.stdout.count("\n") > 2 and
+          "result reused" not in first.stderr and len(stored) == 1, (stored, first.stderr))
+    again = athena(lake, sql, "--cache", "auto", "--server", "off", valgrind=True)
+    check("auto cache: the same query replays the stored result",
+          again.returncode == 0 and again.stdout == want.stdout and "result reused" in again.stderr,
+          again.stderr)
+    check("auto cache: the background refresh ends", wait_for_background_refresh(lake))
+    other = "SELECT dt, count(*) AS n, min(price) AS lo FROM ticks GROUP BY ALL ORDER BY ALL"
+    want = athena(lake, other, "--cache", "off")
+    cached = athena(lake, other, "--cache", "auto", "--server", "off", valgrind=True)
+    objects = sum(len(files) for _, _, files in os.walk(os.path.join(lake, "ticks")))
+    check("auto cache: a new query reads the refreshed table cache",
+          cached.returncode == 0 and cached.stdout == want.stdout and
+          f"{objects} lake objects ({objects} from the cache)" in cached.stderr, cached.stderr)
+
+
 def test_interrupt(root):
     lake = stocks_lake(root, "interrupt")
     proc = harness.start([harness.TICKPIPE, "athena", "--lake", lake,
@@ -696,6 +727,7 @@ def body():
     test_partition_pruning(root)
     test_cache(root)
     test_result_reuse(root)
+    test_auto_cache_runs(root)
     test_interrupt(root)
     test_pipeline_lake(root)
 

@@ -40,8 +40,9 @@ def crawl(lake):
     return harness.tickpipe("crawl", "-q", "--lake", lake)
 
 
-def athena(env, lake, sql, *args):
-    return harness.tickpipe("athena", sql, "--lake", lake, "--format", "csv", "-v", *args, env=env, timeout=120)
+def athena(env, lake, sql, *args, valgrind=False):
+    return harness.tickpipe("athena", sql, "--lake", lake, "--format", "csv", "-v", *args, env=env, timeout=120,
+                            valgrind=valgrind)
 
 
 def rows(result):
@@ -61,6 +62,29 @@ def cache_covers(env, lake, objects):
     subprocess.run(["rm", "-rf", os.path.join(lake, "_cache", "results")])
     result = athena(env, lake, "SELECT count(*) FROM ticks")
     return served(result) and f"({objects} from the cache)" in result.stderr
+
+
+def socket_path(env):
+    """The socket of the one server under env's XDG_RUNTIME_DIR."""
+    socket_dir = os.path.join(env["XDG_RUNTIME_DIR"], "tickpipe")
+    return os.path.join(socket_dir, [n for n in os.listdir(socket_dir) if n.endswith(".sock")][0])
+
+
+def send_raw(path, payload, timeout=30):
+    """Sends bytes to the server at path and reads until it hangs up (which it
+    does only once it has accepted the connection: after its start-up)."""
+    peer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        peer.connect(path)
+        peer.sendall(payload)
+        peer.shutdown(socket.SHUT_WR)
+        peer.settimeout(timeout)
+        while peer.recv(65536):
+            pass
+    except OSError:
+        pass
+    finally:
+        peer.close()
 
 
 def test_lifecycle(root, env):
@@ -166,22 +190,11 @@ def test_lifecycle(root, env):
           rows(freed)[1:] == [["107"]], freed.stderr)
 
     # malformed requests (a peer that is not tickpipe): each is dropped, the server serves on
-    socket_dir = os.path.join(env["XDG_RUNTIME_DIR"], "tickpipe")
-    path = os.path.join(socket_dir, [n for n in os.listdir(socket_dir) if n.endswith(".sock")][0])
+    path = socket_path(env)
     garbage = [b"", b"\x00\x00\x00\x00", b"\xff\xff\xff\xff", b"\x05\x00\x00\x00Qabc",
                b"\x10\x00\x00\x00Q\xff\xff\xff\x7fxxxxxxxxxxx", b"\x02\x00\x00\x00Z\x00", os.urandom(300)]
     for payload in garbage:
-        peer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        peer.connect(path)
-        peer.sendall(payload)
-        peer.shutdown(socket.SHUT_WR)
-        peer.settimeout(30)
-        try:
-            while peer.recv(65536):
-                pass
-        except OSError:
-            pass
-        peer.close()
+        send_raw(path, payload)
     sane = athena(env, lake, "SELECT count(*) AS n FROM ticks WHERE symbol = 'BBB'")
     check("malformed requests harm no later query", served(sane) and rows(sane)[1:] == [["107"]],
           sane.stdout + sane.stderr)
@@ -214,8 +227,7 @@ def test_foreign_socket(root, env, lake):
     """Something else listening on the socket path: the query still runs."""
     first = athena(env, lake, "SELECT 1 AS one FROM ticks LIMIT 1")
     harness.wait_until(lambda: len(servers(lake)) == 1 and harness.query_server_ready(env["XDG_RUNTIME_DIR"]))
-    socket_dir = os.path.join(env["XDG_RUNTIME_DIR"], "tickpipe")
-    path = os.path.join(socket_dir, [n for n in os.listdir(socket_dir) if n.endswith(".sock")][0])
+    path = socket_path(env)
     harness.tickpipe("athena", "--lake", lake, "--stop-server", env=env)
     impostor = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     if os.path.exists(path):
@@ -269,6 +281,39 @@ def test_lake_removed(root, env):
     check("the server exits when its lake is removed", gone, left)
 
 
+def test_started_server(root, env):
+    """A server started with --serve, its client and --stop-server, each under
+    valgrind in `make valgrind`: a query is answered there, and the server
+    exits clean (status 0: no leak, no memory error) when stopped."""
+    runtime = os.path.join(root, "runtime-started")
+    os.makedirs(runtime, mode=0o700)
+    env = {**env, "XDG_RUNTIME_DIR": runtime}
+    lake = os.path.join(root, "started")
+    write_day(lake, "2024-03-01", 4)
+    crawl(lake)
+    log_path = os.path.join(root, "started-server.log")
+    with open(log_path, "wb") as log:
+        server = harness.start(harness.valgrind_command([harness.TICKPIPE, "athena", "--serve", "--lake", lake,
+                                                         "-v"]), env=env, stdout=subprocess.DEVNULL, stderr=log)
+
+    def server_log():
+        with open(log_path, errors="replace") as f:
+            return f.read()[-3000:]
+    listening = harness.wait_until(lambda: harness.query_server_ready(runtime) or server.poll() is not None, 120)
+    if not check("--serve listens", listening and server.poll() is None, server_log()):
+        return
+    send_raw(socket_path(env), b"", timeout=120)  # returns once DuckDB is open and requests are taken
+    result = athena(env, lake, "SELECT symbol, count(*) AS n FROM ticks GROUP BY symbol ORDER BY symbol",
+                    valgrind=True)
+    check("a started server answers a query", result.returncode == 0 and served(result) and
+          rows(result)[1:] == [[s, "4"] for s in SYMBOLS], result.stdout + result.stderr)
+    stopped = harness.tickpipe("athena", "--lake", lake, "--stop-server", env=env, valgrind=True)
+    check("--stop-server stops a started server", stopped.returncode == 0 and
+          "stopped the query server" in stopped.stderr, stopped.stderr)
+    status = harness.stop(server, timeout=120)
+    check("a stopped server exits with status 0", status == 0, (status, server_log()))
+
+
 def test_usage(root, env, lake):
     result = harness.tickpipe("athena", "--lake", lake, "--serve", "SELECT 1", env=env)
     check("--serve with a query: usage error", result.returncode == 2, result.stderr)
@@ -293,6 +338,7 @@ def body():
         test_foreign_socket(root, env, lake)
         test_usage(root, env, lake)
         test_lake_removed(root, env)
+        test_started_server(root, env)
     finally:
         for pid in [p for p in harness.pids_running("--serve") if _under(p, root)]:
             os.kill(pid, signal.SIGTERM)

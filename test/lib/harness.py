@@ -395,3 +395,14 @@ def query_server_ready(runtime_dir):
         finally:
             probe.close()
     return False
+
+
+def valgrind_command(args):
+    """args, run under valgrind (leak check, exit 99 on an error) when TEST_VALGRIND=1,
+    as run(valgrind=True) does: for peers started with start() whose exit status
+    a check then reads."""
+    args = [str(a) for a in args]
+    if not VALGRIND:
+        return args
+    return ["valgrind", "-q", "--leak-check=full", "--errors-for-leak-kinds=definite",
+            "--error-exitcode=99"] + args
