@@ -470,18 +470,26 @@ static ssize_t s3_read_file(void *context, void *out, size_t cap, tp_err *err)
     return (ssize_t)n;
 }
 
+enum s3_put_result s3_put_open_file(struct s3_client *s3, const char *bucket, const char *key,
+                                    FILE *file, const char *name, size_t part_size,
+                                    const struct s3_put_options *options, tp_err *err)
+{
+    struct s3_file_reader r = {file, name};
+    return s3_put_stream(s3, bucket, key, s3_read_file, &r, part_size, options, err);
+}
+
 enum s3_put_result s3_put_file(struct s3_client *s3, const char *bucket, const char *key,
                                const char *path, size_t part_size,
                                const struct s3_put_options *options, tp_err *err)
 {
-    struct s3_file_reader r = {fopen(path, "rb"), path};
-    if (!r.file) {
+    FILE *file = fopen(path, "rb");
+    if (!file) {
         tp_err_set(err, TP_ERR_IO, "cannot open %s: %s", path, strerror(errno));
         return S3_PUT_ERROR;
     }
     enum s3_put_result result =
-        s3_put_stream(s3, bucket, key, s3_read_file, &r, part_size, options, err);
-    fclose(r.file);
+        s3_put_open_file(s3, bucket, key, file, path, part_size, options, err);
+    fclose(file);
     return result;
 }
 

@@ -16,6 +16,7 @@
 #define TICKPIPE_AWS_S3_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -73,6 +74,11 @@ typedef ssize_t (*s3_reader)(void *context, void *out, size_t cap, tp_err *err);
 enum s3_put_result s3_put_stream(struct s3_client *s3, const char *bucket, const char *key,
                                  s3_reader reader, void *context, size_t part_size,
                                  const struct s3_put_options *options, tp_err *err);
+/* s3_put_stream from an open file, from its current position; name is
+ * for messages. */
+enum s3_put_result s3_put_open_file(struct s3_client *s3, const char *bucket, const char *key,
+                                    FILE *file, const char *name, size_t part_size,
+                                    const struct s3_put_options *options, tp_err *err);
 /* s3_put_stream from a file. */
 enum s3_put_result s3_put_file(struct s3_client *s3, const char *bucket, const char *key,
                                const char *path, size_t part_size,

@@ -1,12 +1,14 @@
 /*
  * store_s3: the S3 store. Keys are joined to the root prefix with '/';
  * listings strip it again, so callers see the same keys as on the
- * directory store. Temporary spool files live in $TMPDIR (default /tmp)
- * and are removed on commit and abort.
+ * directory store. Each object is spooled to a file in $TMPDIR (default
+ * /tmp) that has no name (O_TMPFILE), so even a killed process leaves
+ * none behind.
  */
 #include "aws/store_s3.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,13 +57,17 @@ static store_writer *store_s3_writer_open(store *base, const char *key, enum sto
     buf path = BUF_INIT;
     buf_printf(&path, "%s/tickpipe-spool-XXXXXX", tmp);
     w->spool_path = buf_detach(&path);
-    int fd = mkstemp(w->spool_path);
+    /* O_TMPFILE: never named, so no kill leaves it behind; file systems
+     * without it get a name for the moment between mkstemp and unlink */
+    int fd = open(tmp, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0 && strlen(w->spool_path) >= 6) /* for messages */
+        memcpy(w->spool_path + strlen(w->spool_path) - 6, "(none)", 6);
+    else if ((fd = mkstemp(w->spool_path)) >= 0)
+        unlink(w->spool_path);
     if (fd < 0 || !(w->spool = fdopen(fd, "w+"))) {
         tp_err_set(err, TP_ERR_IO, "create spool file in %s: %s", tmp, strerror(errno));
-        if (fd >= 0) {
+        if (fd >= 0)
             close(fd);
-            unlink(w->spool_path);
-        }
         free(w->key);
         free(w->spool_path);
         free(w);
@@ -82,7 +88,6 @@ static void store_s3_writer_release(store_writer *w)
 {
     if (w->spool)
         fclose(w->spool);
-    unlink(w->spool_path);
     free(w->spool_path);
     free(w->key);
     free(w);
@@ -95,14 +100,14 @@ static void store_s3_writer_abort(store_writer *w)
 
 static int store_s3_writer_commit(store_writer *w, tp_err *err)
 {
-    if (fflush(w->spool) != 0) {
+    if (fflush(w->spool) != 0 || fseek(w->spool, 0, SEEK_SET) != 0) {
         tp_err_set(err, TP_ERR_IO, "write spool file %s: %s", w->spool_path, strerror(errno));
         store_s3_writer_release(w);
         return -1;
     }
     struct s3_put_options options = {NULL, w->mode == STORE_PUT_IF_ABSENT};
-    enum s3_put_result result =
-        s3_put_file(w->store->s3, w->store->bucket, w->key, w->spool_path, 0, &options, err);
+    enum s3_put_result result = s3_put_open_file(w->store->s3, w->store->bucket, w->key, w->spool,
+                                                 w->spool_path, 0, &options, err);
     int rc = 0;
     if (result == S3_PUT_EXISTS)
         rc = tp_err_set(err, TP_ERR_EXISTS, "s3://%s/%s already exists", w->store->bucket, w->key);

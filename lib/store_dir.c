@@ -80,14 +80,21 @@ static store_writer *store_dir_writer_open(store *s, const char *key, enum store
         goto fail_memory;
     static unsigned counter;
     const char *slash = strrchr(w->final_path, '/');
-    buf temp = BUF_INIT;
-    buf_printf(&temp, "%.*s/.%s" STORE_DIR_TEMP_INFIX "%d-%u", (int)(slash - w->final_path),
-               w->final_path, slash + 1, (int)getpid(),
-               __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
-    w->temp_path = buf_detach(&temp);
     if (fs_make_parents(w->final_path, 1, err) < 0)
         goto fail;
-    w->fd = open(w->temp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    /* a name taken by a dead writer that had our pid (a restarted container
+     * is pid 1 again) is its leftover: take the next counter */
+    for (int attempt = 0; attempt < 16 && w->fd < 0; attempt++) {
+        free(w->temp_path);
+        buf temp = BUF_INIT;
+        buf_printf(&temp, "%.*s/.%s" STORE_DIR_TEMP_INFIX "%d-%u", (int)(slash - w->final_path),
+                   w->final_path, slash + 1, (int)getpid(),
+                   __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+        w->temp_path = buf_detach(&temp);
+        w->fd = open(w->temp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (w->fd < 0 && errno != EEXIST)
+            break;
+    }
     if (w->fd < 0) {
         tp_err_set(err, TP_ERR_IO, "create %s: %s", w->temp_path, strerror(errno));
         goto fail;

@@ -295,13 +295,16 @@ class CrashTest:
         self.producer = h.start([h.TICKPIPE, "produce", "-q", "-b", bootstrap, "--csv", source, "--topic", "crash",
                                  "--rate", str(CRASH_RATE)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.local_lake = os.path.join(tmp, "crash-local")
+        # the S3 consumer spools each object in TMPDIR: killed, it must leave nothing there
+        self.spool = os.path.join(tmp, "crash-spool")
+        os.makedirs(self.spool)
         self.results = {}
         self.abort = threading.Event()
         rng = random.Random(int(os.environ.get("CONSUME_CRASH_SEED", "1234")))
         self.threads = [
             threading.Thread(target=self.loop, args=("local", ["--lake", self.local_lake], {}, random.Random(rng.random()))),
             threading.Thread(target=self.loop, args=("s3", ["--bucket", "s3://lake/crash", "--endpoint-url", self.fake_url],
-                                                     AWS_ENV, random.Random(rng.random())))]
+                                                     {**AWS_ENV, "TMPDIR": self.spool}, random.Random(rng.random())))]
         for t in self.threads:
             t.start()
 
@@ -367,6 +370,8 @@ class CrashTest:
             h.check(f"crash ({what}): nothing twice", not (got - want) and max(got.values(), default=1) == 1,
                     sum((got - want).values()))
             h.check(f"crash ({what}): late ticks in their own dt= folder", wrong_dt == 0, wrong_dt)
+        h.check("crash (S3 lake): SIGKILLed consumers left no spool file in TMPDIR", not os.listdir(self.spool),
+                os.listdir(self.spool)[:3])
         leftovers = [os.path.join(d, f) for d, _, fs in os.walk(self.local_lake) for f in fs if ".tmp-" in f]
         h.check("crash (local lake): unfinished writes are hidden files, never listed as objects",
                 all(os.path.basename(p).startswith(".") for p in leftovers), leftovers[:3])

@@ -59,6 +59,40 @@ static void test_put_get_list_remove(void)
     store_free(s);
 }
 
+/* The temporary names a writer of "pid/obj" would take next: a dead
+ * writer's leftovers under our own pid (a restarted container is pid 1
+ * again) are skipped, not an error. */
+static void test_writer_skips_a_leftover_with_our_pid(void)
+{
+    tp_err err;
+    store *s = store_dir_open(root, &err);
+    store_writer *w = s->ops->writer_open(s, "pid/obj", STORE_PUT_REPLACE, &err);
+    CHECK(w != NULL);
+    char command[512], name[256] = "";
+    snprintf(command, sizeof command, "ls -A %s/pid", root);
+    FILE *ls = popen(command, "r");
+    CHECK(ls && fgets(name, sizeof name, ls) != NULL);
+    if (ls)
+        pclose(ls);
+    s->ops->writer_abort(w);
+    unsigned used = 0;
+    const char *dash = strrchr(name, '-');
+    CHECK(dash && sscanf(dash + 1, "%u", &used) == 1);
+    for (unsigned next = used + 1; next <= used + 4; next++) { /* the next four names, taken */
+        snprintf(command, sizeof command, "%s/pid/.obj.tmp-%d-%u", root, (int)getpid(), next);
+        FILE *f = fopen(command, "w");
+        CHECK(f != NULL);
+        if (f)
+            fclose(f);
+    }
+    CHECK(store_put(s, "pid/obj", "1", 1, STORE_PUT_REPLACE, &err) == 0);
+    char *data = NULL;
+    size_t length;
+    CHECK(store_get(s, "pid/obj", 0, &data, &length, &err) == 0 && length == 1);
+    free(data);
+    store_free(s);
+}
+
 static void test_create_only_and_abort(void)
 {
     tp_err err;
@@ -312,6 +346,7 @@ int main(void)
     snprintf(root, sizeof root, "/tmp/tickpipe-store-test-%d", (int)getpid());
     RUN(test_put_get_list_remove);
     RUN(test_create_only_and_abort);
+    RUN(test_writer_skips_a_leftover_with_our_pid);
     RUN(test_sweep_removes_only_temporaries_of_dead_writers);
     RUN(test_sweep_removes_what_a_killed_writer_left);
     RUN(test_sweep_scope);
