@@ -314,6 +314,29 @@ def test_started_server(root, env):
     check("a stopped server exits with status 0", status == 0, (status, server_log()))
 
 
+def test_background_waits_for_its_query(root, env, lake):
+    """A refresh a query starts waits for that query's process to exit (EOF
+    on the pipe it inherits as fd 3) before it does any work."""
+    read_end, write_end = os.pipe()
+    proc = harness.start([harness.TICKPIPE, "athena", "--lake", lake, "--refresh-cache", "ticks"],
+                         env={**env, "TICKPIPE_START_AFTER_FD": "3"}, stderr=subprocess.PIPE,
+                         pass_fds=(3,),  # read_end as fd 3, as `tickpipe athena` passes it
+                         preexec_fn=lambda: os.dup2(read_end, 3))
+    os.close(read_end)
+
+    def waiting_on_the_pipe():
+        try:
+            with open(f"/proc/{proc.pid}/wchan") as f:
+                return "pipe_read" in f.read()  # pipe_read, anon_pipe_read (newer kernels)
+        except OSError:
+            return False
+    check("a background refresh waits while its query's process lives",
+          harness.wait_until(waiting_on_the_pipe, timeout=30) and proc.poll() is None)
+    os.close(write_end)  # the query's process exits
+    _, err = proc.communicate(timeout=120)
+    check("then it does its work", proc.returncode == 0 and b"up to date" in err, err)
+
+
 def test_usage(root, env, lake):
     result = harness.tickpipe("athena", "--lake", lake, "--serve", "SELECT 1", env=env)
     check("--serve with a query: usage error", result.returncode == 2, result.stderr)
@@ -336,6 +359,7 @@ def body():
     try:
         lake = test_lifecycle(root, env)
         test_foreign_socket(root, env, lake)
+        test_background_waits_for_its_query(root, env, lake)
         test_usage(root, env, lake)
         test_lake_removed(root, env)
         test_started_server(root, env)
