@@ -28,6 +28,10 @@
 #include "lib/log.h"
 #include "lib/store.h"
 
+/* crawl sweeps its catalog folder of temporary files this old (as consume
+ * does by default: a live writer keeps its file fresh) */
+#define CRAWL_SWEEP_AGE_MS (10 * 60 * 1000)
+
 struct crawl_settings {
     const char *lake;
     const char *bucket;
@@ -191,6 +195,14 @@ static int crawl_open_target(const struct crawl_settings *settings, struct crawl
     int glue = settings->catalog ? strcmp(settings->catalog, "glue") == 0 : target->lake.on_s3;
     if (!glue) {
         target->catalog = catalog_local_open(target->lake.store, err);
+        if (target->catalog && !target->lake.on_s3) {
+            /* what a crawl killed mid-write left in the catalog (as consume
+             * does for its folders): files of dead writers, 10 min old */
+            tp_err ignored;
+            if (store_dir_sweep_temporaries(target->lake.store, "_catalog", CRAWL_SWEEP_AGE_MS,
+                                            NULL, &ignored) < 0)
+                log_warn("%s (crawling anyway)", ignored.msg);
+        }
         return target->catalog ? 0 : -1;
     }
     struct cmd_aws *aws = &target->lake.aws;

@@ -49,25 +49,8 @@ def topic_values(bootstrap, topic):
     return collections.Counter(m.value.decode() for m in h.read_topic(bootstrap, topic))
 
 
-def dead_pid():
-    """A pid that names no process: a reaped child's (again if already reused)."""
-    for _ in range(100):
-        child = subprocess.Popen(["true"])
-        child.wait()
-        try:
-            os.kill(child.pid, 0)
-        except ProcessLookupError:
-            return child.pid
-    return None
-
-
-def plant(path, size, age_s):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(b"x" * size)
-    when = time.time() - age_s
-    os.utime(path, (when, when))
-    return path
+dead_pid = h.dead_pid
+plant = h.plant_file
 
 
 def check_sweep(bootstrap, lake):

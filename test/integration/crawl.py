@@ -430,8 +430,25 @@ def consume_lake_from_shared_data():
     check_glue_shapes("consume lake", docs)
 
 
+def sweeps_the_catalog():
+    """A crawl killed mid-write leaves a hidden temporary catalog document:
+    the next crawl removes it once its writer is surely gone."""
+    lake = copy_lake("json_gz")
+    h.check("sweep: first crawl", crawl(lake).returncode == 0)
+    before = catalog_docs(lake)
+    tables = os.path.join(lake, "_catalog", "tickpipe", "tables")
+    pid = h.dead_pid()
+    stale = h.plant_file(os.path.join(tables, f".ticks.json.tmp-{pid}-0"), 300, 3600)
+    fresh = h.plant_file(os.path.join(tables, f".ticks.json.tmp-{pid}-1"), 300, 60)
+    proc = crawl(lake, "-v")
+    h.check("sweep: a dead crawl's old temporary document is removed, a recent one kept",
+            proc.returncode == 0 and not os.path.exists(stale) and os.path.exists(fresh), proc.stderr[-500:])
+    h.check("sweep: the catalog is unchanged", catalog_docs(lake) == before)
+
+
 def body():
     golden_lakes()
+    sweeps_the_catalog()
     incremental()
     partitions_follow_the_table()
     options_and_exit_codes()

@@ -83,9 +83,8 @@ def run(args, input=None, timeout=120, env=None, valgrind=False):
     full_env = dict(os.environ)
     if env:
         full_env.update(env)
-    if valgrind and VALGRIND:
-        args = ["valgrind", "-q", "--leak-check=full", "--errors-for-leak-kinds=definite",
-                "--error-exitcode=99"] + list(args)
+    if valgrind:
+        args = valgrind_command(args)
     text = not isinstance(input, (bytes, bytearray))
     return subprocess.run(args, input=input, capture_output=True, timeout=timeout, env=full_env,
                           text=text)
@@ -398,11 +397,33 @@ def query_server_ready(runtime_dir):
 
 
 def valgrind_command(args):
-    """args, run under valgrind (leak check, exit 99 on an error) when TEST_VALGRIND=1,
-    as run(valgrind=True) does: for peers started with start() whose exit status
+    """args, run under valgrind (leak check, exit 99 on an error) when TEST_VALGRIND=1:
+    for run(valgrind=True), and for peers started with start() whose exit status
     a check then reads."""
     args = [str(a) for a in args]
     if not VALGRIND:
         return args
     return ["valgrind", "-q", "--leak-check=full", "--errors-for-leak-kinds=definite",
             "--error-exitcode=99"] + args
+
+
+def dead_pid():
+    """A pid that names no process: a reaped child's (again if already reused)."""
+    for _ in range(100):
+        child = subprocess.Popen(["true"])
+        child.wait()
+        try:
+            os.kill(child.pid, 0)
+        except ProcessLookupError:
+            return child.pid
+    return None
+
+
+def plant_file(path, size, age_s):
+    """Writes size bytes at path (folders made), last modified age_s seconds ago."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(b"x" * size)
+    when = time.time() - age_s
+    os.utime(path, (when, when))
+    return path
