@@ -505,7 +505,7 @@ static int server_peer_is_us(int fd)
 
 /* Reads the request and answers it; nothing here stops the server. */
 static void server_answer(query_engine *engine, const struct query_server_config *config,
-                          int client, buf *stale)
+                          int client)
 {
     const char *key = config->key;
     struct timeval patience = {5, 0}; /* a request is one frame, sent at once */
@@ -541,23 +541,25 @@ static void server_answer(query_engine *engine, const struct query_server_config
                        pthread_create(&watcher, NULL, server_watch_client, &watch) == 0;
         struct query_sink sink = {server_begin, server_row, &out};
         struct query_stats stats;
+        buf stale = BUF_INIT;
         int64_t started = clock_monotonic_ns();
-        rc = query_duckdb_execute(engine, sql, (enum query_cache_mode)mode, &sink, &stats, stale,
+        rc = query_duckdb_execute(engine, sql, (enum query_cache_mode)mode, &sink, &stats, &stale,
                                   &err);
         log_info("%s: %lld rows in %.3f s", rc == 0 ? "served" : "failed", stats.rows,
                  (double)(clock_monotonic_ns() - started) / 1e9);
         /* before the end of the answer: a query that returned has started
          * the refresh it needs (a script waiting for it sees it running) */
-        if (rc == 0 && stale->len && config->stale)
-            config->stale(config->context, stale->data);
+        if (rc == 0 && stale.len && config->stale)
+            config->stale(config->context, stale.data);
         if (rc == 0) {
             size_t at = frame_begin(&out.pending, 'E');
             frame_i64(&out.pending, stats.rows);
             frame_i64(&out.pending, stats.objects);
             frame_i64(&out.pending, stats.objects_cached);
-            frame_string(&out.pending, stale->data ? stale->data : "", stale->len);
+            frame_string(&out.pending, stale.data ? stale.data : "", stale.len);
             frame_end(&out.pending, at);
         }
+        buf_free(&stale);
         if (watching) {
             if (write(watch.wake[1], "x", 1) < 0)
                 log_debug("waking the client watcher: %s", strerror(errno));
@@ -644,7 +646,6 @@ int query_server_serve(query_engine *engine, const struct query_server_config *c
         return -1;
     }
     int64_t last_query = clock_monotonic_ns();
-    buf stale = BUF_INIT;
     while (!*config->stop) {
         struct pollfd fds = {listener, POLLIN, 0};
         int ready = poll(&fds, 1, 1000);
@@ -663,12 +664,10 @@ int query_server_serve(query_engine *engine, const struct query_server_config *c
         int client = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
         if (client < 0)
             continue;
-        buf_reset(&stale);
-        server_answer(engine, config, client, &stale);
+        server_answer(engine, config, client);
         close(client);
         last_query = clock_monotonic_ns();
     }
-    buf_free(&stale);
     /* under the lock: no newer server owns these names yet (one that
      * opened the lock file just now fails to lock it and leaves) */
     unlink(path);
